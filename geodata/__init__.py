@@ -1,0 +1,1 @@
+"""Read and reproject source data into plain in-memory objects; no tiles, no web."""

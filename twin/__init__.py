@@ -1,0 +1,3 @@
+"""twin: a 3D digital twin server for a metropolis."""
+
+__version__ = "0.1.0"

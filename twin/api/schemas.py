@@ -1,0 +1,82 @@
+"""API shapes (pydantic), kept apart from the database models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["admin", "gis", "planner", "public"]
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    username: str
+    role: Role
+    active: bool
+    created_at: datetime
+
+
+class UserIn(BaseModel):
+    username: str = Field(min_length=1, max_length=80)
+    role: Role
+    password: str = Field(min_length=8, max_length=256)
+
+
+class JobOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    kind: str
+    status: str
+    progress: float
+    message: str
+    error: str | None
+    params: dict[str, Any]
+    result: dict[str, Any] | None
+    cancel_requested: bool
+    created_by: int | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class LayerVersionOut(BaseModel):
+    number: int
+    status: str
+    created_at: datetime
+    tileset_url: str
+    stats: dict[str, Any]
+
+
+class LayerOut(BaseModel):
+    id: int
+    name: str
+    kind: str
+    description: str
+    public: bool
+    status: str
+    source_crs: str | None
+    extent_wgs84: list[float] | None = Field(description="[west, south, east, north] degrees")
+    tileset_url: str | None
+    version: int | None
+    versions: list[LayerVersionOut]
+    created_at: datetime
+    updated_at: datetime
+
+
+class LayerPatch(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    database: str
+    spatial: str
+    version: str

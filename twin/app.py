@@ -1,0 +1,63 @@
+"""The FastAPI application factory. Nothing is built at import time: `create_app(settings)`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from twin import __version__
+from twin.api import auth, errors, health, jobs, layers, pages, users
+from twin.config import Settings
+from twin.db import Database
+from twin.jobs import JobRunner
+from twin.migrate import upgrade
+from twin.static import TileFiles
+
+log = logging.getLogger(__name__)
+API = "/api/v1"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.ensure_dirs()
+    static_dir = settings.web_dir / "static"
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.resolved_database_url)
+        db.ping()
+        upgrade(db)
+        db.check()
+        runner = JobRunner(db, workers=settings.job_workers)
+        orphans = runner.recover()
+        if orphans:
+            log.warning("%d job(s) left active by a stopped server were marked failed", orphans)
+        app.state.db, app.state.runner = db, runner
+        if not (static_dir / "cesium" / "Cesium.js").is_file():
+            log.warning("CesiumJS is not built into %s: run `make web`", static_dir / "cesium")
+        try:
+            yield
+        finally:
+            runner.shutdown()
+            db.dispose()
+
+    app = FastAPI(
+        title="twin",
+        version=__version__,
+        description="3D digital twin of a metropolis: layers, sensors, simulations.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.templates = Jinja2Templates(directory=settings.web_dir / "templates")
+    errors.install(app)
+    for router in (health.router, auth.router, users.router, jobs.router, layers.router):
+        app.include_router(router, prefix=API)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=static_dir, check_dir=False), name="static")
+    app.mount("/tiles", TileFiles(directory=settings.tiles_dir), name="tiles")
+    return app

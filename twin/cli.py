@@ -1,0 +1,249 @@
+"""The `twin` command line: a thin layer over the library functions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import select
+
+from twin.config import Settings
+from twin.db import Database
+from twin.errors import TwinError
+from twin.migrate import upgrade
+
+app = typer.Typer(help="twin: a 3D digital twin server.", no_args_is_help=True)
+user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+jobs_app = typer.Typer(help="List and cancel background jobs.")
+layers_app = typer.Typer(help="The layer catalog.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(layers_app, name="layers")
+
+out = Console()
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def cli_errors(fn: F) -> F:
+    """Turn domain errors into a one-line message and a non-zero exit, never a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except TwinError as exc:
+            err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+            raise typer.Exit(2) from None
+        except ValueError as exc:  # settings validation and friends
+            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[Database]:
+    """An up-to-date database, or a clear error when it cannot be reached."""
+    settings.ensure_dirs()
+    db = Database(settings.resolved_database_url)
+    try:
+        yield _ready(db)
+    finally:
+        db.dispose()
+
+
+def _ready(db: Database) -> Database:
+    db.ping()
+    upgrade(db)
+    db.check()
+    return db
+
+
+@contextmanager
+def progress_bar(title: str) -> Iterator[Callable[[float, str], None]]:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[note]}"),
+        console=err,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(title, total=1.0, note="")
+        yield lambda fraction, note: bar.update(task, completed=fraction, note=note)
+
+
+def _serve(settings: Settings, workers: int) -> None:
+    import uvicorn
+
+    out.print(f"twin serving at [bold]http://{settings.host}:{settings.port}[/]  (Ctrl+C stops)")
+    uvicorn.run(
+        "twin.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level=settings.log_level,
+    )
+
+
+HostOpt = Annotated[str | None, typer.Option(help="Bind address (default TWIN_HOST).")]
+PortOpt = Annotated[int | None, typer.Option(help="Port (default TWIN_PORT).")]
+
+
+def _settings(host: str | None = None, port: int | None = None) -> Settings:
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    return Settings(**overrides)
+
+
+@app.command()
+@cli_errors
+def serve(
+    host: HostOpt = None,
+    port: PortOpt = None,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
+) -> None:
+    """Start the server (migrates the database first)."""
+    settings = _settings(host, port)
+    with database(settings):
+        pass
+    _serve(settings, workers)
+
+
+@app.command()
+@cli_errors
+def demo(
+    host: HostOpt = None,
+    port: PortOpt = None,
+    serve: Annotated[bool, typer.Option(help="Start the server after loading.")] = True,
+) -> None:
+    """Initialise the embedded database, load the demo scene (idempotent) and serve it."""
+    from twin.jobs import JobRunner
+
+    settings = _settings(host, port)
+    with database(settings) as db:
+        out.print(f"database: {db.dialect} ({settings.resolved_database_url})")
+        params = {
+            "shared_data_dir": str(settings.shared_data_dir),
+            "tiles_dir": str(settings.tiles_dir.resolve()),
+        }
+        with progress_bar("demo scene") as report:
+            job = JobRunner(db).run_inline("demo.load", params, on_progress=report)
+        if job.status != "succeeded":
+            err.print(f"[bold red]error:[/] demo scene: {job.error}")
+            raise typer.Exit(1)
+        result = job.result or {}
+        if result.get("missing_data"):
+            out.print(f"[yellow]no sample data at {result['missing_data']}: empty scene[/]")
+        else:
+            out.print(
+                f"demo scene: {len(result['added'])} layer(s) added, "
+                f"{len(result['skipped'])} already loaded"
+            )
+    if serve:
+        _serve(settings, 1)
+
+
+@user_app.command("add")
+@cli_errors
+def user_add(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    role: Annotated[str, typer.Option(help="admin, gis, planner or public.")],
+    password: Annotated[
+        str | None, typer.Option(help="Password (prompted, hidden, when absent).")
+    ] = None,
+) -> None:
+    """Create a user."""
+    from twin.auth import add_user
+
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with database(Settings()) as db, db.session() as s:
+        user = add_user(s, name, role, password)
+        out.print(f"user {user.username!r} ({user.role}) created, id {user.id}")
+
+
+@user_app.command("list")
+@cli_errors
+def user_list() -> None:
+    """List users."""
+    from twin.models import User
+
+    table = Table("id", "username", "role", "active", "created")
+    with database(Settings()) as db, db.session() as s:
+        for u in s.scalars(select(User).order_by(User.id)):
+            table.add_row(str(u.id), u.username, u.role, str(u.active), f"{u.created_at:%F %T}")
+    out.print(table)
+
+
+@jobs_app.callback(invoke_without_command=True)
+@cli_errors
+def jobs_list(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 20,
+) -> None:
+    """List recent jobs (newest first)."""
+    if ctx.invoked_subcommand:
+        return
+    from twin.models import Job
+
+    table = Table("id", "kind", "status", "progress", "message", "created")
+    with database(Settings()) as db, db.session() as s:
+        for j in s.scalars(select(Job).order_by(Job.created_at.desc()).limit(limit)):
+            table.add_row(
+                j.id,
+                j.kind,
+                j.status,
+                f"{j.progress:.0%}",
+                j.error or j.message,
+                f"{j.created_at:%F %T}",
+            )
+    out.print(table)
+
+
+@jobs_app.command("cancel")
+@cli_errors
+def jobs_cancel(job_id: Annotated[str, typer.Argument(help="Job id.")]) -> None:
+    """Cancel a queued or running job."""
+    from twin.jobs import JobRunner
+
+    with database(Settings()) as db:
+        job = JobRunner(db).cancel(job_id)
+        out.print(f"job {job.id}: {job.status} (cancel requested)")
+
+
+@layers_app.command("list")
+@cli_errors
+def layers_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the catalogued layers."""
+    from twin.api.layers import layer_out
+    from twin.catalog import list_layers
+    from twin.models import User
+
+    with database(Settings()) as db, db.session() as s:
+        admin = User(username="cli", role="admin", password_hash="")
+        layers = [layer_out(layer) for layer in list_layers(s, admin)]
+    if as_json:
+        sys.stdout.write(json.dumps([la.model_dump(mode="json") for la in layers], indent=2))
+        sys.stdout.write("\n")
+        return
+    table = Table("id", "name", "kind", "status", "version", "tileset")
+    for la in layers:
+        table.add_row(str(la.id), la.name, la.kind, la.status, str(la.version), la.tileset_url)
+    out.print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

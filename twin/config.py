@@ -1,0 +1,61 @@
+"""Settings, read once from the environment / `.env` (prefix `TWIN_`)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-insecure-secret-change-me"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything configurable about one twin server; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="TWIN_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Path("./var")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default: a SpatiaLite file in data_dir. "
+        "A postgresql+psycopg:// URL selects PostGIS.",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    secret_key: str = DEV_SECRET
+    token_minutes: int = 12 * 60
+    job_workers: int = 2
+    shared_data_dir: Path = REPO_ROOT.parent / "shared" / "data"
+    web_dir: Path = REPO_ROOT / "web"
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        """A production server signing tokens with the public dev secret would be open to all."""
+        if self.environment == "production" and self.secret_key == DEV_SECRET:
+            raise ValueError("TWIN_SECRET_KEY must be set to a private value in production")
+        return self
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'twin.sqlite').resolve()}"
+
+    @property
+    def tiles_dir(self) -> Path:
+        """Tile store: one immutable folder per layer version."""
+        return self.data_dir / "tiles"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    def ensure_dirs(self) -> None:
+        for d in (self.data_dir, self.tiles_dir, self.uploads_dir):
+            d.mkdir(parents=True, exist_ok=True)
