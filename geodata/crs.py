@@ -23,8 +23,11 @@ def transformer(src: str, dst: str) -> Transformer:
 
 def lonlat_to_ecef(lon: ArrayLike, lat: ArrayLike, h: ArrayLike) -> NDArray[np.float64]:
     """Geographic degrees + ellipsoidal height to ECEF metres, shape (..., 3)."""
+    lon, lat, h = np.broadcast_arrays(
+        np.asarray(lon, np.float64), np.asarray(lat, np.float64), np.asarray(h, np.float64)
+    )
     x, y, z = transformer(WGS84_3D, ECEF).transform(lon, lat, h)
-    return np.stack(np.broadcast_arrays(x, y, z), axis=-1).astype(np.float64)
+    return np.stack(np.broadcast_arrays(x, y, z), axis=-1)
 
 
 def ecef_to_lonlat(xyz: ArrayLike) -> NDArray[np.float64]:

@@ -74,9 +74,21 @@ def root_bounds_lonlat(tileset: Tileset) -> Bounds | None:
     )
 
 
+def _uses_region(tile: dict[str, Any]) -> bool:
+    return "region" in tile.get("boundingVolume", {}) or any(
+        _uses_region(child) for child in tile.get("children", [])
+    )
+
+
 def place(tileset: Tileset, lon: float, lat: float, height: float, scale: float = 1.0) -> Tileset:
     """A copy of `tileset` whose root sits at (lon, lat, ellipsoidal height), local axes
-    east-north-up, content scaled by `scale`."""
+    east-north-up, content scaled by `scale`.
+
+    Only for tilesets authored in local coordinates: a georeferenced one (or one using regions,
+    which no transform moves) would have its content sent elsewhere while its bounds stay put.
+    """
+    if root_bounds_lonlat(tileset) is not None or _uses_region(tileset["root"]):
+        raise ValueError("tileset is already georeferenced; only local tilesets can be placed")
     placed = json.loads(json.dumps(tileset))
     local = np.diag([scale, scale, scale, 1.0]) @ _matrix(placed["root"].get("transform"))
     m = enu_to_ecef_matrix(lon, lat, height) @ local

@@ -107,7 +107,10 @@ def register_tileset(
         raise InputError(f"{source_dir}: no tileset.json")
     tileset = read_tileset(entry)
     if placement is not None:
-        tileset = place(tileset, *placement)
+        try:
+            tileset = place(tileset, *placement)
+        except ValueError as exc:
+            raise InputError(f"{entry}: {exc}") from exc
     layer = Layer(
         name=name, kind="tiles3d", description=description, public=public, created_by=user_id
     )

@@ -37,8 +37,12 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
         """A production server signing tokens with the public dev secret would be open to all."""
-        if self.environment == "production" and self.secret_key == DEV_SECRET:
-            raise ValueError("TWIN_SECRET_KEY must be set to a private value in production")
+        if self.environment == "production" and (
+            self.secret_key == DEV_SECRET or len(self.secret_key) < 32
+        ):
+            raise ValueError(
+                "TWIN_SECRET_KEY must be a private value of at least 32 characters in production"
+            )
         return self
 
     @cached_property

@@ -1,0 +1,130 @@
+"""Login, tokens and the role check on every route, tried with the wrong user."""
+
+from __future__ import annotations
+
+import jwt
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import PASSWORD
+
+# Minimum access per API route: "anyone", "user" (any logged-in role), or the roles allowed.
+STAFF = {"admin", "gis", "planner"}
+ACCESS: dict[tuple[str, str], str | set[str]] = {
+    ("GET", "/api/v1/health"): "anyone",
+    ("POST", "/api/v1/auth/token"): "anyone",
+    ("GET", "/api/v1/auth/me"): "user",
+    ("GET", "/api/v1/users"): {"admin"},
+    ("POST", "/api/v1/users"): {"admin"},
+    ("GET", "/api/v1/jobs"): STAFF,
+    ("GET", "/api/v1/jobs/{job_id}"): STAFF,
+    ("DELETE", "/api/v1/jobs/{job_id}"): STAFF,
+    ("GET", "/api/v1/layers"): "anyone",
+    ("GET", "/api/v1/layers/{layer_id}"): "anyone",
+    ("PATCH", "/api/v1/layers/{layer_id}"): {"admin", "gis"},
+    ("DELETE", "/api/v1/layers/{layer_id}"): {"admin", "gis"},
+}
+
+
+def api_routes(client: TestClient) -> set[tuple[str, str]]:
+    """Every route of the API, read from the OpenAPI document the app builds from its routers."""
+    paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    return {(method.upper(), path) for path, ops in paths.items() for method in ops}
+
+
+def test_every_api_route_has_an_access_rule(client: TestClient) -> None:
+    """A new route without a rule here fails, so none ships unchecked."""
+    assert api_routes(client) == set(ACCESS)
+
+
+def test_login_returns_bearer_token(client: TestClient, users: dict[str, int]) -> None:
+    r = client.post("/api/v1/auth/token", data={"username": "gis-user", "password": PASSWORD})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["token_type"] == "bearer"
+    me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert me.json()["username"] == "gis-user" and me.json()["role"] == "gis"
+    assert "password" not in me.text
+
+
+@pytest.mark.parametrize(
+    ("username", "password"), [("gis-user", "wrong-password"), ("nobody", PASSWORD)]
+)
+def test_wrong_credentials_are_401(
+    client: TestClient, users: dict[str, int], username: str, password: str
+) -> None:
+    r = client.post("/api/v1/auth/token", data={"username": username, "password": password})
+    assert r.status_code == 401
+    assert r.json()["detail"] == "wrong username or password"  # same answer: no user probing
+
+
+def test_forged_and_expired_tokens_are_401(client: TestClient, users: dict[str, int]) -> None:
+    forged = jwt.encode(
+        {"sub": str(users["admin"]), "role": "admin"},
+        "not-the-key-but-long-enough-for-hs256-rules",
+        "HS256",
+    )
+    expired = jwt.encode(
+        {"sub": str(users["admin"]), "exp": 1},
+        client.app.state.settings.secret_key,  # type: ignore[attr-defined]
+        "HS256",
+    )
+    for token, reason in ((forged, "invalid"), (expired, "expired"), ("garbage", "invalid")):
+        r = client.get("/api/v1/users", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401
+        assert reason in r.json()["detail"]
+
+
+def test_disabled_user_loses_access_at_once(
+    client: TestClient, auth: dict[str, dict[str, str]]
+) -> None:
+    from sqlalchemy import update
+
+    from twin.models import User
+
+    with client.app.state.db.session() as s:  # type: ignore[attr-defined]
+        s.execute(update(User).where(User.username == "admin-user").values(active=False))
+    assert client.get("/api/v1/users", headers=auth["admin"]).status_code == 401
+
+
+def _call(client: TestClient, method: str, path: str, headers: dict[str, str]) -> int:
+    concrete = path.replace("{job_id}", "0" * 32).replace("{layer_id}", "999999")
+    body = {"name": "x"} if method == "PATCH" else None
+    if path == "/api/v1/users" and method == "POST":
+        body = {"username": "newbie", "role": "public", "password": "long-enough-pw"}
+    if path == "/api/v1/auth/token":
+        return client.post(
+            concrete, data={"username": "gis-user", "password": PASSWORD}
+        ).status_code
+    return client.request(method, concrete, headers=headers, json=body).status_code
+
+
+def test_authorization_matrix(client: TestClient, auth: dict[str, dict[str, str]]) -> None:
+    """Every route with every role and with no login: allowed roles pass the auth layer (any
+    answer but 401/403), the others get 401 (no login) or 403 (wrong role)."""
+    for (method, path), rule in ACCESS.items():
+        for who in (None, "admin", "gis", "planner", "public"):
+            headers = auth[who] if who else {}
+            status = _call(client, method, path, headers)
+            allowed = (
+                rule == "anyone"
+                or (rule == "user" and who is not None)
+                or (isinstance(rule, set) and who in rule)
+            )
+            where = f"{method} {path} as {who or 'anonymous'}"
+            if allowed:
+                assert status not in (401, 403), f"{where}: got {status}"
+            else:
+                assert status == (401 if who is None else 403), f"{where}: got {status}"
+
+
+def test_admin_creates_users_and_duplicates_conflict(
+    client: TestClient, auth: dict[str, dict[str, str]]
+) -> None:
+    body = {"username": "carla", "role": "planner", "password": "long-enough-pw"}
+    r = client.post("/api/v1/users", json=body, headers=auth["admin"])
+    assert r.status_code == 201 and r.json()["role"] == "planner"
+    r = client.post("/api/v1/users", json=body, headers=auth["admin"])
+    assert r.status_code == 409 and "already exists" in r.json()["detail"]
+    r = client.post("/api/v1/auth/token", data={"username": "carla", "password": "long-enough-pw"})
+    assert r.status_code == 200
