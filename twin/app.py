@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from twin import __version__
 from twin.api import auth, errors, health, jobs, layers, pages, users
+from twin.catalog import sweep_orphans
 from twin.config import Settings
 from twin.db import Database
 from twin.jobs import JobRunner
@@ -37,6 +38,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         orphans = runner.recover()
         if orphans:
             log.warning("%d job(s) left active by a stopped server were marked failed", orphans)
+        with db.session() as session:
+            swept = sweep_orphans(session, settings.tiles_dir)
+        if swept:
+            log.warning("%d unreferenced tile-store folder(s) removed", swept)
         app.state.db, app.state.runner = db, runner
         if not (static_dir / "cesium" / "Cesium.js").is_file():
             log.warning("CesiumJS is not built into %s: run `make web`", static_dir / "cesium")

@@ -7,7 +7,9 @@ leaves a half-written version visible, and a re-import never breaks a scene alre
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,9 @@ from shapely.geometry import box
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tiles.tileset import Bounds, Tileset, place, read_tileset, root_bounds_lonlat, write_tileset
+from tiles.tileset import Bounds, place, read_tileset, root_bounds_lonlat, write_tileset
 from twin.errors import InputError, NotFound, PermissionDenied
+from twin.jobs import pid_alive
 from twin.models import Layer, LayerVersion, User
 
 STAFF = ("admin", "gis", "planner")
@@ -85,6 +88,13 @@ def delete_layer(session: Session, tiles_dir: Path, layer_id: int, user: User | 
     shutil.rmtree(tiles_dir / str(layer_id), ignore_errors=True)
 
 
+def staging_dir(tiles_dir: Path) -> Path:
+    """A fresh private folder inside the tile store (same filesystem, so publishing is a rename)."""
+    path = tiles_dir / ".staging" / f"{os.getpid()}-{uuid.uuid4().hex}"
+    path.mkdir(parents=True)
+    return path
+
+
 def register_tileset(
     session: Session,
     tiles_dir: Path,
@@ -111,44 +121,78 @@ def register_tileset(
             tileset = place(tileset, *placement)
         except ValueError as exc:
             raise InputError(f"{entry}: {exc}") from exc
-    layer = Layer(
-        name=name, kind="tiles3d", description=description, public=public, created_by=user_id
-    )
-    session.add(layer)
-    session.flush()
-    add_version(session, tiles_dir, layer, source_dir, tileset, job_id=job_id)
+    staged = staging_dir(tiles_dir)
+    try:
+        shutil.copytree(
+            source_dir, staged, ignore=shutil.ignore_patterns("*.md"), dirs_exist_ok=True
+        )
+        write_tileset(tileset, staged / "tileset.json")
+        layer = new_layer(
+            session,
+            name=name,
+            kind="tiles3d",
+            description=description,
+            public=public,
+            user_id=user_id,
+        )
+        publish_version(session, tiles_dir, layer, staged, source=str(source_dir), job_id=job_id)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
     return layer
 
 
-def add_version(
+def new_layer(
+    session: Session,
+    *,
+    name: str,
+    kind: str,
+    description: str = "",
+    public: bool = True,
+    source_crs: str | None = None,
+    user_id: int | None = None,
+) -> Layer:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InputError("layer name must be 1 to 200 characters")
+    layer = Layer(
+        name=name,
+        kind=kind,
+        description=description,
+        public=public,
+        source_crs=source_crs,
+        created_by=user_id,
+    )
+    session.add(layer)
+    session.flush()
+    return layer
+
+
+def publish_version(
     session: Session,
     tiles_dir: Path,
     layer: Layer,
-    source_dir: Path,
-    tileset: Tileset,
+    staged: Path,
     *,
+    source: str = "",
     job_id: str | None = None,
     stats: dict[str, Any] | None = None,
+    bounds: Bounds | None = None,
 ) -> LayerVersion:
-    """Copy `source_dir` as the layer's next immutable version and make it current."""
+    """Move a finished build from `staged` into the store as the layer's next immutable version
+    and make it current. The caller commits; until then no reader sees the new version, and a
+    version is only ever read after its files are complete."""
     number = 1 + max((v.number for v in layer.versions), default=0)
     version = LayerVersion(
         layer_id=layer.id,
         number=number,
         key=uuid.uuid4().hex,
-        source=str(source_dir),
+        source=source,
         stats=stats or {},
         job_id=job_id,
     )
-    staging = tiles_dir / ".staging" / version.key
     final = tiles_dir / version.path
-    try:
-        shutil.copytree(source_dir, staging, ignore=shutil.ignore_patterns("*.md"))
-        write_tileset(tileset, staging / "tileset.json")
-        final.parent.mkdir(parents=True, exist_ok=True)
-        staging.rename(final)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staged.rename(final)
     try:
         layer.versions.append(version)
         session.flush()
@@ -156,6 +200,38 @@ def add_version(
         shutil.rmtree(final, ignore_errors=True)  # no row, so no orphan folder either
         raise
     layer.current_version_id = version.id
-    bounds = root_bounds_lonlat(tileset)
+    if bounds is None:
+        bounds = root_bounds_lonlat(read_tileset(final / version.entry))
     layer.extent = from_shape(box(*bounds), srid=4326) if bounds else None
     return version
+
+
+def sweep_orphans(session: Session, tiles_dir: Path, grace_s: float = 600.0) -> int:
+    """Remove tile-store folders nothing points to: staging folders of dead processes, and
+    version folders without a row (a crash between moving files in and committing the row).
+
+    Called at start-up. Another live process may be building or publishing right now (several
+    workers, or a CLI import), so its staging folders and very recent folders are left alone.
+    """
+    if not tiles_dir.is_dir():
+        return 0
+    removed = 0
+    staging = tiles_dir / ".staging"
+    for folder in staging.iterdir() if staging.is_dir() else ():
+        pid = folder.name.split("-", 1)[0]
+        if not (pid.isdigit() and pid_alive(int(pid))):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    known = {v.path for v in session.scalars(select(LayerVersion))}
+    now = time.time()
+    for layer_dir in tiles_dir.iterdir():
+        if not layer_dir.is_dir() or not layer_dir.name.isdigit():
+            continue
+        for version_dir in layer_dir.iterdir():
+            recent = now - version_dir.stat().st_mtime < grace_s
+            if f"{layer_dir.name}/{version_dir.name}" not in known and not recent:
+                shutil.rmtree(version_dir, ignore_errors=True)
+                removed += 1
+        if not any(layer_dir.iterdir()):
+            layer_dir.rmdir()
+    return removed

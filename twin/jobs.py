@@ -65,7 +65,7 @@ def owner_tag() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -194,7 +194,7 @@ class JobRunner:
         with self.db.session() as s:
             for job in s.scalars(select(Job).where(Job.status.in_(JOB_ACTIVE))):
                 job_host, _, pid = job.owner.rpartition(":")
-                if job_host == host and pid.isdigit() and _pid_alive(int(pid)):
+                if job_host == host and pid.isdigit() and pid_alive(int(pid)):
                     continue
                 if job_host and job_host != host:
                     continue  # another machine's job: its own server will recover it

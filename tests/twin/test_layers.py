@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,23 @@ def test_private_layers_hidden_from_public(
     assert client.get(f"/api/v1/layers/{layer['id']}", headers=auth["public"]).status_code == 404
     staff = client.get("/api/v1/layers", headers=auth["planner"]).json()
     assert layer["name"] in {la["name"] for la in staff}
+
+
+def test_startup_sweeps_unreferenced_tile_folders(
+    client: TestClient, demo: list[dict], settings
+) -> None:  # type: ignore[no-untyped-def]
+    from twin.app import create_app
+
+    tiles = settings.tiles_dir
+    crashed = tiles / str(demo[0]["id"]) / "0123456789abcdef0123456789abcdef"
+    crashed.mkdir()
+    (crashed / "tileset.json").write_text("{}")
+    os.utime(crashed, (0, 0))  # old enough not to be another process's publish in flight
+    (tiles / ".staging" / "999999999-half").mkdir(parents=True)  # its process is gone
+    live = tiles / ".staging" / f"{os.getpid()}-building"
+    live.mkdir()
+    with TestClient(create_app(settings)) as again:
+        assert again.get(demo[0]["tileset_url"]).status_code == 200  # published ones stay
+    assert not crashed.exists()
+    assert not (tiles / ".staging" / "999999999-half").exists()
+    assert live.exists()  # a live process's build is left alone
