@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -152,6 +153,43 @@ def demo(
             )
     if serve:
         _serve(settings, 1)
+
+
+@app.command("import")
+@cli_errors
+def import_(
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories (one layer).")],
+    name: Annotated[str | None, typer.Option(help="Layer name (default: from the files).")] = None,
+    srs: Annotated[
+        str | None, typer.Option(help="Source CRS, overriding or filling the files' own.")
+    ] = None,
+    layer: Annotated[
+        int | None, typer.Option(help="Add a new version to this layer id instead.")
+    ] = None,
+) -> None:
+    """Import data as a layer (LAS/LAZ point clouds); prints the layer id."""
+    from twin.importer import check_srs, collect_sources
+    from twin.jobs import JobRunner
+
+    settings = Settings()
+    srs = check_srs(srs)
+    collect_sources(paths)  # fail before opening the database on a wrong path
+    params = {
+        "paths": [str(p.resolve()) for p in paths],
+        "tiles_dir": str(settings.tiles_dir.resolve()),
+        "name": name,
+        "srs": srs,
+        "layer_id": layer,
+    }
+    with database(settings) as db:
+        with progress_bar("import") as report:
+            job = JobRunner(db).run_inline("layers.import", params, on_progress=report)
+        if job.status != "succeeded":
+            err.print(f"[bold red]error:[/] import failed: {job.error}", highlight=False)
+            raise typer.Exit(1)
+    result = job.result or {}
+    err.print(f"layer {result['layer_id']} version {result['version']}: {result['points']} points")
+    print(result["layer_id"])
 
 
 @user_app.command("add")

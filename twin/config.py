@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET
     token_minutes: int = 12 * 60
     job_workers: int = 2
+    max_upload_mb: int = 4096
     shared_data_dir: Path = REPO_ROOT.parent / "shared" / "data"
     web_dir: Path = REPO_ROOT / "web"
 

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from twin.db import Database
-from twin.errors import Conflict, InputError, NotFound
+from twin.errors import Conflict, InputError, NotFound, TwinError
 from twin.models import JOB_ACTIVE, Job, utcnow
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 # Job kinds the application knows; a kind maps to the handler that runs it.
 HANDLERS: dict[str, str] = {
     "demo.load": "twin.demo:load_demo_scene",
+    "layers.import": "twin.importer:run_import",
 }
 
 
@@ -100,16 +101,30 @@ def execute(
         result = resolve_handler(handler_path)(ctx, **params)
     except JobCancelled:
         status = "cancelled"
+    except KeyboardInterrupt:  # Ctrl+C on an inline (CLI) job: record it, then stop
+        _finish(db, job_id, "cancelled", None, "interrupted")
+        raise
     except Exception as exc:  # a failed job records why; the worker stays up for the next one
         log.exception("job %s (%s) failed", job_id, handler_path)
-        status, error = "failed", f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        status = "failed"
+        if isinstance(exc, TwinError):  # an expected failure: its message is for the user
+            error = exc.message
+        else:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    _finish(db, job_id, status, result, error)
+    return status
+
+
+def _finish(
+    db: Database, job_id: str, status: str, result: dict[str, Any] | None, error: str | None
+) -> None:
     with db.session() as s:
         job = s.get(Job, job_id)
-        assert job is not None
+        if job is None:
+            return
         job.status, job.result, job.error, job.finished_at = status, result, error, utcnow()
         if status == "succeeded":
             job.progress, job.message = 1.0, job.message or "done"
-    return status
 
 
 _worker_dbs: dict[str, Database] = {}

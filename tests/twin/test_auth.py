@@ -20,6 +20,7 @@ ACCESS: dict[tuple[str, str], str | set[str]] = {
     ("GET", "/api/v1/jobs/{job_id}"): STAFF,
     ("DELETE", "/api/v1/jobs/{job_id}"): STAFF,
     ("GET", "/api/v1/layers"): "anyone",
+    ("POST", "/api/v1/layers"): {"admin", "gis"},
     ("GET", "/api/v1/layers/{layer_id}"): "anyone",
     ("PATCH", "/api/v1/layers/{layer_id}"): {"admin", "gis"},
     ("DELETE", "/api/v1/layers/{layer_id}"): {"admin", "gis"},
@@ -92,6 +93,9 @@ def _call(client: TestClient, method: str, path: str, headers: dict[str, str]) -
     body = {"name": "x"} if method == "PATCH" else None
     if path == "/api/v1/users" and method == "POST":
         body = {"username": "newbie", "role": "public", "password": "long-enough-pw"}
+    if path == "/api/v1/layers" and method == "POST":
+        files = {"files": ("notes.txt", b"not a point cloud", "text/plain")}
+        return client.post(concrete, headers=headers, files=files).status_code
     if path == "/api/v1/auth/token":
         return client.post(
             concrete, data={"username": "gis-user", "password": PASSWORD}

@@ -1,13 +1,18 @@
 """The layer catalog: public layers need no login; changes need the gis or admin role."""
 
+import shutil
+import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 from geoalchemy2.shape import to_shape
 
-from twin.api.deps import OptionalUser, SessionDep, SettingsDep, require_roles
-from twin.api.schemas import LayerOut, LayerPatch, LayerVersionOut
+from twin.api.deps import OptionalUser, RunnerDep, SessionDep, SettingsDep, require_roles
+from twin.api.schemas import JobOut, LayerOut, LayerPatch, LayerVersionOut
 from twin.catalog import delete_layer, get_layer, list_layers, parse_bbox, rename_layer
+from twin.config import Settings
+from twin.errors import InputError, TwinError
+from twin.importer import KINDS, check_srs
 from twin.models import Layer, LayerVersion, User
 
 router = APIRouter(prefix="/layers", tags=["layers"])
@@ -21,6 +26,7 @@ def tileset_url(version: LayerVersion) -> str:
 def layer_out(layer: Layer) -> LayerOut:
     current = layer.current
     extent = list(to_shape(layer.extent).bounds) if layer.extent is not None else None
+    stats = current.stats if current else {}
     return LayerOut(
         id=layer.id,
         name=layer.name,
@@ -30,6 +36,10 @@ def layer_out(layer: Layer) -> LayerOut:
         status="ready" if current else "empty",
         source_crs=layer.source_crs,
         extent_wgs84=extent,
+        extent_source=stats.get("bounds_source"),
+        point_count=stats.get("points"),
+        feature_count=stats.get("features"),
+        attributes=stats.get("attributes", []),
         tileset_url=tileset_url(current) if current else None,
         version=current.number if current else None,
         versions=[
@@ -55,6 +65,63 @@ def read_layers(
 ) -> list[LayerOut]:
     bounds = parse_bbox(bbox) if bbox else None
     return [layer_out(layer) for layer in list_layers(session, user, bounds)]
+
+
+class UploadTooLarge(TwinError):
+    status_code = 413
+
+
+def save_uploads(files: list[UploadFile], settings: Settings) -> str:
+    """Stream the uploads to a private folder, checking names and the size limit as they come."""
+    folder = settings.uploads_dir / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    limit = settings.max_upload_mb * 1024 * 1024
+    total = 0
+    try:
+        for upload in files:
+            name = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+            if not name or name.startswith(".") or "." not in name:
+                raise InputError(
+                    f"upload {upload.filename!r}: a file name with its ending is needed"
+                )
+            if "." + name.rsplit(".", 1)[-1].lower() not in KINDS:
+                endings = ", ".join(sorted(KINDS))
+                raise InputError(f"upload {name!r}: unsupported type; supported: {endings}")
+            with (folder / name).open("wb") as out:
+                while chunk := upload.file.read(1 << 20):
+                    total += len(chunk)
+                    if total > limit:
+                        raise UploadTooLarge(f"upload larger than {settings.max_upload_mb} MB")
+                    out.write(chunk)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return str(folder)
+
+
+@router.post("", response_model=JobOut, status_code=202)
+def import_layer(
+    files: Annotated[list[UploadFile], File(description="LAS/LAZ files of one layer")],
+    settings: SettingsDep,
+    runner: RunnerDep,
+    user: EditorUser,
+    name: Annotated[str | None, Form(max_length=200)] = None,
+    srs: Annotated[str | None, Form(description="source CRS, e.g. EPSG:2154")] = None,
+    layer_id: Annotated[int | None, Form(description="add a version to this layer")] = None,
+) -> JobOut:
+    """Upload files and import them as a layer in the background; poll the returned job."""
+    srs = check_srs(srs)
+    folder = save_uploads(files, settings)
+    params = {
+        "paths": [folder],
+        "tiles_dir": str(settings.tiles_dir.resolve()),
+        "name": name,
+        "srs": srs,
+        "layer_id": layer_id,
+        "user_id": user.id,
+        "cleanup": folder,
+    }
+    return JobOut.model_validate(runner.submit("layers.import", params, user_id=user.id))
 
 
 @router.get("/{layer_id}", response_model=LayerOut)

@@ -64,6 +64,12 @@ class LayerOut(BaseModel):
     status: str
     source_crs: str | None
     extent_wgs84: list[float] | None = Field(description="[west, south, east, north] degrees")
+    extent_source: list[float] | None = Field(
+        description="[minx, miny, minz, maxx, maxy, maxz] in the source CRS, when known"
+    )
+    point_count: int | None
+    feature_count: int | None
+    attributes: list[dict[str, Any]] = Field(description="attribute schema: name and type")
     tileset_url: str | None
     version: int | None
     versions: list[LayerVersionOut]

@@ -1,0 +1,130 @@
+"""Import pipeline: source files -> geodata (read, reproject) -> tiles (write) -> catalog.
+
+Runs as a job (`layers.import`). The build happens in a staging folder of the tile store and is
+published by one rename plus one committed row, so a failed or cancelled import leaves nothing
+visible and no files behind, and a re-import adds a version without touching the one in use.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from twin.catalog import new_layer, publish_version, staging_dir
+from twin.errors import InputError, NotFound
+from twin.jobs import JobContext
+from twin.models import Layer
+
+# File endings each kind of layer is read from.
+KINDS = {".las": "pointcloud", ".laz": "pointcloud"}
+
+
+def check_srs(srs: str | None) -> str | None:
+    """A CRS the user typed, validated now rather than after an upload and a queue."""
+    if srs is None or not srs.strip():
+        return None
+    try:
+        CRS.from_user_input(srs.strip())
+    except CRSError as exc:
+        raise InputError(f"--srs {srs!r} is not a CRS pyproj knows (e.g. EPSG:2154)") from exc
+    return srs.strip()
+
+
+def collect_sources(paths: list[Path]) -> tuple[str, list[Path]]:
+    """The files to import (directories expanded) and their common kind."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in KINDS)
+            if not found:
+                raise InputError(f"{path}: no importable file ({', '.join(sorted(KINDS))})")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise InputError(f"{path}: no such file or directory")
+    unknown = [f.name for f in files if f.suffix.lower() not in KINDS]
+    if unknown:
+        raise InputError(
+            f"cannot import {', '.join(unknown)}: supported endings are {', '.join(sorted(KINDS))}"
+        )
+    kinds = {KINDS[f.suffix.lower()] for f in files}
+    if len(kinds) != 1:
+        raise InputError(f"one layer takes one kind of data; got {', '.join(sorted(kinds))}")
+    return kinds.pop(), files
+
+
+def default_name(files: list[Path]) -> str:
+    return files[0].stem if len(files) == 1 else f"{files[0].parent.name or files[0].stem}"
+
+
+def run_import(
+    ctx: JobContext,
+    paths: list[str],
+    tiles_dir: str,
+    name: str | None = None,
+    srs: str | None = None,
+    layer_id: int | None = None,
+    user_id: int | None = None,
+    public: bool = True,
+    cleanup: str | None = None,
+) -> dict[str, Any]:
+    """Job handler: build the tiles, then catalog them as a new layer or a new version."""
+    from geodata.pointcloud import PointCloudError
+    from tiles.pointcloud import tile_point_cloud
+
+    tiles = Path(tiles_dir)
+    staged = staging_dir(tiles)
+    try:
+        kind, files = collect_sources([Path(p) for p in paths])
+        ctx.progress(0.0, f"reading {len(files)} file(s)")
+        try:
+            result = tile_point_cloud(
+                files, staged, srs=srs, progress=lambda f, m: ctx.progress(0.95 * f, m)
+            )
+        except PointCloudError as exc:
+            raise InputError(str(exc)) from exc
+        ctx.progress(0.97, "publishing")
+        stats = {
+            "points": result.point_count,
+            "tiles": result.tile_count,
+            "attributes": result.attributes,
+            "bounds_source": list(result.bounds_source),
+            "height_note": result.height_note,
+            "files": [f.name for f in files],
+        }
+        with ctx.db.session() as s:
+            if layer_id is not None:
+                layer = s.get(Layer, layer_id)
+                if layer is None:
+                    raise NotFound(f"layer {layer_id} not found")
+            else:
+                layer = new_layer(
+                    s,
+                    name=name or default_name(files),
+                    kind=kind,
+                    public=public,
+                    user_id=user_id,
+                )
+            layer.source_crs = result.source_crs
+            version = publish_version(
+                s,
+                tiles,
+                layer,
+                staged,
+                source=", ".join(paths),
+                job_id=ctx.job_id,
+                stats=stats,
+                bounds=result.bounds_wgs84,
+            )
+            out = {"layer_id": layer.id, "version": version.number, "points": result.point_count}
+        ctx.progress(1.0, f"layer {out['layer_id']} version {out['version']} ready")
+        return out
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+        if cleanup:
+            shutil.rmtree(cleanup, ignore_errors=True)
