@@ -6,7 +6,7 @@ CESIUM := web/static/cesium/Cesium.js
 # pyproj and shapely are built against Debian's PROJ/GEOS, the ones SpatiaLite uses (see
 # scripts/system-deps.sh), with Cython 3.0 (pyproj 3.6 miscompiles with 3.1: "expected bytes");
 # pip caches the built wheels, so only the first install compiles.
-PIP_INSTALL := $(BIN)/pip install --quiet --no-binary pyproj,shapely --build-constraint build-constraints.txt -c constraints.txt
+PIP_INSTALL := $(BIN)/pip install --quiet --no-binary pyproj,shapely,pyogrio --build-constraint build-constraints.txt -c constraints.txt
 
 .PHONY: demo serve test lint format bench sysdeps-demo sysdeps-test postgis web clean
 
@@ -50,7 +50,7 @@ web: $(CESIUM)
 
 $(CESIUM): web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
-	rm -rf web/static/cesium
+	rm -rf web/static/cesium && mkdir -p web/static
 	cp -r web/node_modules/cesium/Build/Cesium web/static/cesium
 	touch $@
 

@@ -5,7 +5,7 @@
 #         crashes at exit), Node.js for the CesiumJS assets.
 #   test: demo + PostgreSQL/PostGIS, Mosquitto, Chromium.
 set -euo pipefail
-need=(libsqlite3-mod-spatialite libproj-dev proj-bin proj-data libgeos-dev build-essential)
+need=(libsqlite3-mod-spatialite libproj-dev proj-bin proj-data libgeos-dev libgdal-dev gdal-bin build-essential)
 command -v npm >/dev/null || need+=(nodejs npm)
 if [ "${1:-demo}" = test ]; then
   need+=(postgresql postgresql-15-postgis-3 mosquitto mosquitto-clients chromium fonts-dejavu-core)
