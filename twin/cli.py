@@ -166,9 +166,13 @@ def import_(
     layer: Annotated[
         int | None, typer.Option(help="Add a new version to this layer id instead.")
     ] = None,
+    height: Annotated[
+        str | None, typer.Option(help="Vector layers: height field name or metres.")
+    ] = None,
 ) -> None:
-    """Import data as a layer (LAS/LAZ point clouds); prints the layer id."""
-    from twin.importer import check_srs, collect_sources
+    """Import files as a layer (LAS/LAZ, GeoPackage, GeoJSON, Shapefile, FlatGeobuf); prints
+    the new layer's id."""
+    from twin.importer import check_srs, collect_sources, parse_height
     from twin.jobs import JobRunner
 
     settings = Settings()
@@ -180,6 +184,7 @@ def import_(
         "name": name,
         "srs": srs,
         "layer_id": layer,
+        "height": parse_height(height),
     }
     with database(settings) as db:
         with progress_bar("import") as report:
@@ -188,7 +193,7 @@ def import_(
             err.print(f"[bold red]error:[/] import failed: {job.error}", highlight=False)
             raise typer.Exit(1)
     result = job.result or {}
-    err.print(f"layer {result['layer_id']} version {result['version']}: {result['points']} points")
+    err.print(f"layer {result['layer_id']} version {result['version']}: {result['count']} items")
     print(result["layer_id"])
 
 

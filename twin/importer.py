@@ -16,11 +16,21 @@ from pyproj.exceptions import CRSError
 
 from twin.catalog import new_layer, publish_version, staging_dir
 from twin.errors import InputError, NotFound
-from twin.jobs import JobContext
+from twin.jobs import JobContext, ProgressHook
 from twin.models import Layer
 
 # File endings each kind of layer is read from.
-KINDS = {".las": "pointcloud", ".laz": "pointcloud"}
+KINDS = {
+    ".las": "pointcloud",
+    ".laz": "pointcloud",
+    ".gpkg": "vector",
+    ".geojson": "vector",
+    ".json": "vector",
+    ".shp": "vector",
+    ".fgb": "vector",
+}
+# Files that travel with a source (Shapefile parts) and are read through it.
+SIDECARS = {".dbf", ".shx", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".qmd", ".xml"}
 
 
 def check_srs(srs: str | None) -> str | None:
@@ -37,6 +47,7 @@ def check_srs(srs: str | None) -> str | None:
 def collect_sources(paths: list[Path]) -> tuple[str, list[Path]]:
     """The files to import (directories expanded) and their common kind."""
     files: list[Path] = []
+    paths = [p for p in paths if p.suffix.lower() not in SIDECARS]
     for path in paths:
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.suffix.lower() in KINDS)
@@ -47,6 +58,9 @@ def collect_sources(paths: list[Path]) -> tuple[str, list[Path]]:
             files.append(path)
         else:
             raise InputError(f"{path}: no such file or directory")
+    files = [f for f in files if f.suffix.lower() not in SIDECARS]
+    if not files:
+        raise InputError("no importable file among the sources")
     unknown = [f.name for f in files if f.suffix.lower() not in KINDS]
     if unknown:
         raise InputError(
@@ -62,41 +76,70 @@ def default_name(files: list[Path]) -> str:
     return files[0].stem if len(files) == 1 else f"{files[0].parent.name or files[0].stem}"
 
 
+def build_tiles(
+    kind: str,
+    files: list[Path],
+    out_dir: Path,
+    srs: str | None,
+    height: str | float | None,
+    progress: ProgressHook,
+) -> tuple[dict[str, Any], str, tuple[float, float, float, float]]:
+    """Run the converter for `kind`; returns the version's stats, source CRS and WGS84 bounds."""
+    if kind == "pointcloud":
+        from geodata.pointcloud import PointCloudError
+        from tiles.pointcloud import tile_point_cloud
+
+        try:
+            pc = tile_point_cloud(files, out_dir, srs=srs, progress=progress)
+        except PointCloudError as exc:
+            raise InputError(str(exc)) from exc
+        stats = {"points": pc.point_count, "tiles": pc.tile_count, "height_note": pc.height_note}
+        result: Any = pc
+    else:
+        from geodata.vector import VectorError
+        from tiles.buildings import tile_vector_layer
+
+        try:
+            vec = tile_vector_layer(files, out_dir, srs=srs, height=height, progress=progress)
+        except VectorError as exc:
+            raise InputError(str(exc)) from exc
+        stats = {
+            "features": vec.feature_count,
+            "tiles": vec.tile_count,
+            "height_note": vec.height_note,
+            "repaired": vec.repaired,
+        }
+        result = vec
+    stats |= {
+        "attributes": result.attributes,
+        "bounds_source": list(result.bounds_source),
+        "files": [f.name for f in files],
+    }
+    return stats, result.source_crs, result.bounds_wgs84
+
+
 def run_import(
     ctx: JobContext,
     paths: list[str],
     tiles_dir: str,
     name: str | None = None,
     srs: str | None = None,
+    height: str | float | None = None,
     layer_id: int | None = None,
     user_id: int | None = None,
     public: bool = True,
     cleanup: str | None = None,
 ) -> dict[str, Any]:
     """Job handler: build the tiles, then catalog them as a new layer or a new version."""
-    from geodata.pointcloud import PointCloudError
-    from tiles.pointcloud import tile_point_cloud
-
     tiles = Path(tiles_dir)
     staged = staging_dir(tiles)
     try:
         kind, files = collect_sources([Path(p) for p in paths])
         ctx.progress(0.0, f"reading {len(files)} file(s)")
-        try:
-            result = tile_point_cloud(
-                files, staged, srs=srs, progress=lambda f, m: ctx.progress(0.95 * f, m)
-            )
-        except PointCloudError as exc:
-            raise InputError(str(exc)) from exc
+        stats, source_crs, bounds = build_tiles(
+            kind, files, staged, srs, height, lambda f, m: ctx.progress(0.95 * f, m)
+        )
         ctx.progress(0.97, "publishing")
-        stats = {
-            "points": result.point_count,
-            "tiles": result.tile_count,
-            "attributes": result.attributes,
-            "bounds_source": list(result.bounds_source),
-            "height_note": result.height_note,
-            "files": [f.name for f in files],
-        }
         with ctx.db.session() as s:
             if layer_id is not None:
                 layer = s.get(Layer, layer_id)
@@ -110,7 +153,9 @@ def run_import(
                     public=public,
                     user_id=user_id,
                 )
-            layer.source_crs = result.source_crs
+            if layer.kind != kind:
+                raise InputError(f"layer {layer.id} holds {layer.kind} data, not {kind}")
+            layer.source_crs = source_crs
             version = publish_version(
                 s,
                 tiles,
@@ -119,12 +164,26 @@ def run_import(
                 source=", ".join(paths),
                 job_id=ctx.job_id,
                 stats=stats,
-                bounds=result.bounds_wgs84,
+                bounds=bounds,
             )
-            out = {"layer_id": layer.id, "version": version.number, "points": result.point_count}
+            count = stats.get("points", stats.get("features"))
+            out = {"layer_id": layer.id, "version": version.number, "count": count}
         ctx.progress(1.0, f"layer {out['layer_id']} version {out['version']} ready")
         return out
     finally:
         shutil.rmtree(staged, ignore_errors=True)
         if cleanup:
             shutil.rmtree(cleanup, ignore_errors=True)
+
+
+def parse_height(value: str | None) -> str | float | None:
+    """A height given as metres ("12.5") or as the name of the field that holds it."""
+    if value is None or not value.strip():
+        return None
+    try:
+        metres = float(value)
+    except ValueError:
+        return value.strip()
+    if not 0 < metres < 1000:
+        raise InputError(f"height {value!r}: expected metres between 0 and 1000 or a field name")
+    return metres

@@ -1,7 +1,5 @@
 """The layer catalog: public layers need no login; changes need the gis or admin role."""
 
-import shutil
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
@@ -10,10 +8,9 @@ from geoalchemy2.shape import to_shape
 from twin.api.deps import OptionalUser, RunnerDep, SessionDep, SettingsDep, require_roles
 from twin.api.schemas import JobOut, LayerOut, LayerPatch, LayerVersionOut
 from twin.catalog import delete_layer, get_layer, list_layers, parse_bbox, rename_layer
-from twin.config import Settings
-from twin.errors import InputError, TwinError
-from twin.importer import KINDS, check_srs
+from twin.importer import check_srs, parse_height
 from twin.models import Layer, LayerVersion, User
+from twin.uploads import save_uploads
 
 router = APIRouter(prefix="/layers", tags=["layers"])
 EditorUser = Annotated[User, Depends(require_roles("admin", "gis"))]
@@ -67,57 +64,41 @@ def read_layers(
     return [layer_out(layer) for layer in list_layers(session, user, bounds)]
 
 
-class UploadTooLarge(TwinError):
-    status_code = 413
-
-
-def save_uploads(files: list[UploadFile], settings: Settings) -> str:
-    """Stream the uploads to a private folder, checking names and the size limit as they come."""
-    folder = settings.uploads_dir / uuid.uuid4().hex
-    folder.mkdir(parents=True)
-    limit = settings.max_upload_mb * 1024 * 1024
-    total = 0
-    try:
-        for upload in files:
-            name = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1]
-            if not name or name.startswith(".") or "." not in name:
-                raise InputError(
-                    f"upload {upload.filename!r}: a file name with its ending is needed"
-                )
-            if "." + name.rsplit(".", 1)[-1].lower() not in KINDS:
-                endings = ", ".join(sorted(KINDS))
-                raise InputError(f"upload {name!r}: unsupported type; supported: {endings}")
-            with (folder / name).open("wb") as out:
-                while chunk := upload.file.read(1 << 20):
-                    total += len(chunk)
-                    if total > limit:
-                        raise UploadTooLarge(f"upload larger than {settings.max_upload_mb} MB")
-                    out.write(chunk)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    return str(folder)
-
-
 @router.post("", response_model=JobOut, status_code=202)
 def import_layer(
-    files: Annotated[list[UploadFile], File(description="LAS/LAZ files of one layer")],
+    files: Annotated[
+        list[UploadFile],
+        File(
+            description="files of one layer: LAS/LAZ, GeoPackage, GeoJSON, FlatGeobuf, "
+            "Shapefile parts, or a ZIP of them"
+        ),
+    ],
     settings: SettingsDep,
     runner: RunnerDep,
     user: EditorUser,
     name: Annotated[str | None, Form(max_length=200)] = None,
     srs: Annotated[str | None, Form(description="source CRS, e.g. EPSG:2154")] = None,
     layer_id: Annotated[int | None, Form(description="add a version to this layer")] = None,
+    height: Annotated[
+        str | None, Form(description="vector layers: height field name or metres")
+    ] = None,
 ) -> JobOut:
     """Upload files and import them as a layer in the background; poll the returned job."""
     srs = check_srs(srs)
-    folder = save_uploads(files, settings)
+    folder = str(
+        save_uploads(
+            [(f.filename or "", f.file) for f in files],
+            settings.uploads_dir,
+            settings.max_upload_mb,
+        )
+    )
     params = {
         "paths": [folder],
         "tiles_dir": str(settings.tiles_dir.resolve()),
         "name": name,
         "srs": srs,
         "layer_id": layer_id,
+        "height": parse_height(height),
         "user_id": user.id,
         "cleanup": folder,
     }
