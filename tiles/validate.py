@@ -8,6 +8,8 @@ plus the one check a schema cannot make: that every explicit content uri points 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -131,3 +133,80 @@ def validate_tileset_tree(tileset_json_path: Path, schemas_dir: Path) -> list[st
             elif target.suffix.lower() == ".json":
                 pending.append(target.resolve())
     return errors
+
+
+# --- glTF content: the Khronos glTF validator (npm `gltf-validator`) ---------------------------
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+GLTF_VALIDATOR = REPO_ROOT / "web" / "node_modules" / "gltf-validator"
+
+# Reads a JSON list of paths on stdin, prints one JSON report summary per path on stdout.
+_NODE_SCRIPT = r"""
+const fs = require("fs");
+const validator = require(process.argv[1]);
+const paths = JSON.parse(fs.readFileSync(0, "utf8"));
+(async () => {
+  const out = [];
+  for (const p of paths) {
+    try {
+      const report = await validator.validateBytes(new Uint8Array(fs.readFileSync(p)), {
+        uri: p, maxIssues: 200, externalResourceFunction: () => Promise.reject("external"),
+      });
+      out.push(report.issues.messages.map((m) => ({
+        code: m.code, message: m.message, severity: m.severity, pointer: m.pointer || "",
+      })));
+    } catch (e) {
+      out.push([{ code: "VALIDATOR_FAILED", message: String(e), severity: 0, pointer: "" }]);
+    }
+  }
+  process.stdout.write(JSON.stringify(out));
+})();
+"""
+
+
+class GltfValidatorUnavailable(RuntimeError):
+    """node or the npm package gltf-validator is not installed: glb cannot be validated here."""
+
+
+def gltf_validator_available() -> bool:
+    return shutil.which("node") is not None and (GLTF_VALIDATOR / "package.json").is_file()
+
+
+def gltf_issues(paths: list[Path], *, timeout: float = 300.0) -> list[list[dict[str, Any]]]:
+    """The Khronos validator's issues for each .glb (one node process for all of them):
+    dicts with code, message, severity (0 error, 1 warning, 2 info, 3 hint) and pointer."""
+    node = shutil.which("node")
+    if node is None:
+        raise GltfValidatorUnavailable("node is not installed (apt-get install nodejs)")
+    if not (GLTF_VALIDATOR / "package.json").is_file():
+        raise GltfValidatorUnavailable(
+            f"npm package gltf-validator not found at {GLTF_VALIDATOR} (npm install in web/)"
+        )
+    if not paths:
+        return []
+    proc = subprocess.run(
+        [node, "-e", _NODE_SCRIPT, str(GLTF_VALIDATOR)],
+        input=json.dumps([str(Path(p).resolve()) for p in paths]),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"gltf-validator failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout)
+
+
+def validate_glbs(paths: list[Path]) -> dict[Path, list[str]]:
+    """Errors (severity 0) per .glb, as "CODE pointer: message"; raises GltfValidatorUnavailable
+    when node or the validator package is missing."""
+    reports = gltf_issues(list(paths))
+    return {
+        Path(p): [f"{m['code']} {m['pointer']}: {m['message']}" for m in r if m["severity"] == 0]
+        for p, r in zip(paths, reports, strict=True)
+    }
+
+
+def validate_glb(path: Path) -> list[str]:
+    """Errors of one .glb by the Khronos glTF validator; [] when valid."""
+    return validate_glbs([Path(path)])[Path(path)]

@@ -105,11 +105,12 @@ def execute(
         _finish(db, job_id, "cancelled", None, "interrupted")
         raise
     except Exception as exc:  # a failed job records why; the worker stays up for the next one
-        log.exception("job %s (%s) failed", job_id, handler_path)
         status = "failed"
         if isinstance(exc, TwinError):  # an expected failure: its message is for the user
             error = exc.message
+            log.info("job %s (%s) failed: %s", job_id, handler_path, error)
         else:
+            log.exception("job %s (%s) failed", job_id, handler_path)
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     _finish(db, job_id, status, result, error)
     return status
