@@ -1,9 +1,12 @@
 """The demo scene: what `twin demo` loads so a fresh install shows something real.
 
-Until the import pipeline lands, the scene is the ready-made 3D Tiles samples of
-`../shared/data/tilesets` (CesiumGS 3d-tiles-samples). The two 1.1 samples are authored in local
-coordinates around the Earth's centre; the demo places them, scaled, in Marseille so that they
-appear in the home view, and says so in their descriptions.
+Real public data from `../shared/data`, imported through the same pipeline as a user's files:
+IGN LiDAR HD point clouds and BDNB buildings with heights. No dataset inside
+Aix-Marseille-Provence is available offline, so these sit where they really are (Montpellier,
+Brittany, Périgueux) and the layer panel's "Zoom to" takes you there. Beside them, the
+ready-made 3D Tiles samples of CesiumGS: the two 1.1 samples are authored in local coordinates
+around the Earth's centre, so the demo places them, scaled, in Marseille (said in their
+descriptions).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from twin.catalog import find_layer_by_name, register_tileset
+from twin.importer import ImportRequest, import_files
 from twin.jobs import JobContext
 
 
@@ -48,28 +52,70 @@ DEMO_TILESETS = (
 )
 
 
+@dataclass(frozen=True)
+class DemoImport:
+    path: str  # relative to the shared data folder
+    name: str
+    description: str
+
+
+DEMO_IMPORTS = (
+    DemoImport(
+        "pointcloud/test_data_77055_627760_LA93_IGN69.laz",
+        "LiDAR HD: Montpellier urban crop (IGN)",
+        "IGN LiDAR HD, 50 m x 50 m of Montpellier, Lambert-93 + NGF-IGN69, RGB+NIR, 60,653 "
+        "points with ASPRS classes (14,908 building points).",
+    ),
+    DemoImport(
+        "pointcloud/test_semis_2023_0292_6833_LA93_IGN69.laz",
+        "LiDAR HD: 1 km tile, Cotes-d'Armor (IGN)",
+        "A whole IGN LiDAR HD 1 km tile (decimated, 289,055 points), Lambert-93 + NGF-IGN69, "
+        "classes incl. bridges (17) and IGN codes 64-67.",
+    ),
+)
+
+
 def load_demo_scene(ctx: JobContext, shared_data_dir: str, tiles_dir: str) -> dict[str, Any]:
-    """Register the demo layers that are not there yet (idempotent)."""
-    source = Path(shared_data_dir) / "tilesets"
-    if not source.is_dir():
-        ctx.progress(1.0, f"no sample data at {source}: the scene stays empty")
-        return {"added": [], "skipped": [], "missing_data": str(source)}
+    """Load the demo layers that are not there yet (idempotent: matched by name)."""
+    shared = Path(shared_data_dir)
+    if not (shared / "tilesets").is_dir():
+        ctx.progress(1.0, f"no sample data at {shared}: the scene stays empty")
+        return {"added": [], "skipped": [], "missing_data": str(shared)}
+    tiles = Path(tiles_dir)
+    steps = len(DEMO_IMPORTS) + len(DEMO_TILESETS)
     added: list[int] = []
     skipped: list[int] = []
-    for i, item in enumerate(DEMO_TILESETS):
-        ctx.progress(i / len(DEMO_TILESETS), f"loading {item.name}")
+
+    def existing(name: str) -> int | None:
         with ctx.db.session() as s:
-            existing = find_layer_by_name(s, item.name)
-            if existing is not None:
-                skipped.append(existing.id)
-                continue
+            layer = find_layer_by_name(s, name)
+            return layer.id if layer else None
+
+    for i, item in enumerate(DEMO_IMPORTS):
+        if (layer_id := existing(item.name)) is not None:
+            skipped.append(layer_id)
+            continue
+        request = ImportRequest(
+            paths=[shared / item.path], name=item.name, description=item.description
+        )
+
+        def report(fraction: float, message: str, i: int = i, name: str = item.name) -> None:
+            ctx.progress((i + fraction) / steps, f"{name}: {message}")
+
+        added.append(import_files(ctx.db, tiles, request, report, job_id=ctx.job_id)["layer_id"])
+    for j, sample in enumerate(DEMO_TILESETS, start=len(DEMO_IMPORTS)):
+        ctx.progress(j / steps, f"loading {sample.name}")
+        if (layer_id := existing(sample.name)) is not None:
+            skipped.append(layer_id)
+            continue
+        with ctx.db.session() as s:
             layer = register_tileset(
                 s,
-                Path(tiles_dir),
-                source / item.folder,
-                name=item.name,
-                description=item.description,
-                placement=item.placement,
+                tiles,
+                shared / "tilesets" / sample.folder,
+                name=sample.name,
+                description=sample.description,
+                placement=sample.placement,
                 job_id=ctx.job_id,
             )
             added.append(layer.id)

@@ -8,6 +8,7 @@ visible and no files behind, and a re-import adds a version without touching the
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from twin.catalog import new_layer, publish_version, staging_dir
+from twin.db import Database
 from twin.errors import InputError, NotFound
 from twin.jobs import JobContext, ProgressHook
 from twin.models import Layer
@@ -131,49 +133,86 @@ def run_import(
     cleanup: str | None = None,
 ) -> dict[str, Any]:
     """Job handler: build the tiles, then catalog them as a new layer or a new version."""
-    tiles = Path(tiles_dir)
+    try:
+        request = ImportRequest(
+            paths=[Path(p) for p in paths],
+            name=name,
+            srs=srs,
+            height=height,
+            layer_id=layer_id,
+            user_id=user_id,
+            public=public,
+        )
+        out = import_files(ctx.db, Path(tiles_dir), request, ctx.progress, job_id=ctx.job_id)
+    finally:
+        if cleanup:
+            shutil.rmtree(cleanup, ignore_errors=True)
+    ctx.progress(1.0, f"layer {out['layer_id']} version {out['version']} ready")
+    return out
+
+
+@dataclass
+class ImportRequest:
+    """What to import and how; one request makes one layer version."""
+
+    paths: list[Path]
+    name: str | None = None
+    description: str = ""
+    srs: str | None = None
+    height: str | float | None = None
+    layer_id: int | None = None
+    user_id: int | None = None
+    public: bool = True
+
+
+def import_files(
+    db: Database,
+    tiles: Path,
+    request: ImportRequest,
+    progress: ProgressHook,
+    *,
+    job_id: str | None = None,
+) -> dict[str, Any]:
+    """Convert the request's files in a staging folder and publish them as a layer version."""
     staged = staging_dir(tiles)
     try:
-        kind, files = collect_sources([Path(p) for p in paths])
-        ctx.progress(0.0, f"reading {len(files)} file(s)")
+        kind, files = collect_sources(request.paths)
+        progress(0.0, f"reading {len(files)} file(s)")
         stats, source_crs, bounds = build_tiles(
-            kind, files, staged, srs, height, lambda f, m: ctx.progress(0.95 * f, m)
+            kind, files, staged, request.srs, request.height, lambda f, m: progress(0.95 * f, m)
         )
-        ctx.progress(0.97, "publishing")
-        with ctx.db.session() as s:
-            if layer_id is not None:
-                layer = s.get(Layer, layer_id)
+        progress(0.97, "publishing")
+        with db.session() as s:
+            if request.layer_id is not None:
+                layer = s.get(Layer, request.layer_id)
                 if layer is None:
-                    raise NotFound(f"layer {layer_id} not found")
+                    raise NotFound(f"layer {request.layer_id} not found")
+                if layer.kind != kind:
+                    raise InputError(f"layer {layer.id} holds {layer.kind} data, not {kind}")
             else:
                 layer = new_layer(
                     s,
-                    name=name or default_name(files),
+                    name=request.name or default_name(files),
                     kind=kind,
-                    public=public,
-                    user_id=user_id,
+                    description=request.description,
+                    public=request.public,
+                    user_id=request.user_id,
                 )
-            if layer.kind != kind:
-                raise InputError(f"layer {layer.id} holds {layer.kind} data, not {kind}")
             layer.source_crs = source_crs
             version = publish_version(
                 s,
                 tiles,
                 layer,
                 staged,
-                source=", ".join(paths),
-                job_id=ctx.job_id,
+                source=", ".join(str(p) for p in request.paths),
+                job_id=job_id,
                 stats=stats,
                 bounds=bounds,
             )
             count = stats.get("points", stats.get("features"))
-            out = {"layer_id": layer.id, "version": version.number, "count": count}
-        ctx.progress(1.0, f"layer {out['layer_id']} version {out['version']} ready")
-        return out
+            return {"layer_id": layer.id, "version": version.number, "count": count}
     finally:
         shutil.rmtree(staged, ignore_errors=True)
-        if cleanup:
-            shutil.rmtree(cleanup, ignore_errors=True)
 
 
 def parse_height(value: str | None) -> str | float | None:
