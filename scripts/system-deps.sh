@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages twin needs, only those missing (fast when all are there).
-#   demo: SpatiaLite, PROJ and GEOS (pyproj and shapely are built against these, so one copy of
-#         each library lives in the process: mixing the wheels' bundled PROJ with SpatiaLite's
-#         crashes at exit), Node.js for the CesiumJS assets.
+#   demo: SpatiaLite, PROJ, GEOS and GDAL (pyproj, shapely and pyogrio are built against these,
+#         so one copy of each library lives in the process: mixing a wheel's bundled PROJ with
+#         SpatiaLite's crashes at exit), Node.js for the CesiumJS assets.
 #   test: demo + PostgreSQL/PostGIS, Mosquitto, Chromium.
 set -euo pipefail
 need=(libsqlite3-mod-spatialite libproj-dev proj-bin proj-data libgeos-dev libgdal-dev gdal-bin build-essential)
