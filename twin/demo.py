@@ -72,6 +72,12 @@ DEMO_IMPORTS = (
         "A whole IGN LiDAR HD 1 km tile (decimated, 289,055 points), Lambert-93 + NGF-IGN69, "
         "classes incl. bridges (17) and IGN codes 64-67.",
     ),
+    DemoImport(
+        "vector/perigueux_bdnb/bdnb_perigeux8.shp",
+        "Buildings: Perigueux (BDNB heights)",
+        "10,381 building footprints of Perigueux extruded by their BDNB height ('hauteur') "
+        "from their ground altitude ('altitude_s'); every BDNB attribute kept for picking.",
+    ),
 )
 
 

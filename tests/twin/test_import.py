@@ -182,3 +182,28 @@ def test_cli_import_prints_layer_id(tmp_path: Path, db_url: str, shared_data: Pa
         timeout=120,
     )
     assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def test_shapefile_zip_upload_becomes_buildings_layer(
+    client: TestClient, auth: dict[str, dict[str, str]], shared_data: Path, tmp_path: Path
+) -> None:
+    """The 364 Perigueux buildings of the TRI flood zone, sent as a ZIP of Shapefile parts."""
+    import zipfile
+
+    folder = shared_data / "vector/perigueux_bdnb"
+    archive = tmp_path / "bat_innondable.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for part in folder.glob("bat_innondable.*"):
+            zf.write(part, f"bati/{part.name}")
+    job = upload(client, auth["admin"], archive, name="Flood-zone buildings")
+    done = wait_job(client, job["id"], auth["admin"])
+    assert done["status"] == "succeeded", done["error"]
+    layer = client.get(f"/api/v1/layers/{done['result']['layer_id']}").json()
+    assert layer["kind"] == "vector" and layer["feature_count"] == 364
+    assert layer["source_crs"] == "EPSG:4326"
+    assert {"hauteur", "altitude_s", "batiment_c"} <= {a["name"] for a in layer["attributes"]}
+    w, s, e, n = layer["extent_wgs84"]
+    assert 0.6 < w < e < 0.8 and 45.1 < s < n < 45.3  # Perigueux
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    tileset = settings.tiles_dir / layer["tileset_url"].removeprefix("/tiles/")
+    assert validate_tileset_tree(tileset, SCHEMAS) == []

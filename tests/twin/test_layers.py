@@ -19,7 +19,8 @@ def demo(client: TestClient, shared_data: Path) -> list[dict]:
     job = runner.run_inline("demo.load", params)
     assert job.status == "succeeded", job.error
     layers = client.get("/api/v1/layers").json()
-    assert sorted(la["kind"] for la in layers) == ["pointcloud"] * 2 + ["tiles3d"] * 3
+    kinds = sorted(la["kind"] for la in layers)
+    assert kinds == ["pointcloud"] * 2 + ["tiles3d"] * 3 + ["vector"]
     return layers
 
 
