@@ -6,7 +6,7 @@ CESIUM := web/static/cesium/Cesium.js
 # pyproj and shapely are built against Debian's PROJ/GEOS, the ones SpatiaLite uses (see
 # scripts/system-deps.sh), with Cython 3.0 (pyproj 3.6 miscompiles with 3.1: "expected bytes");
 # pip caches the built wheels, so only the first install compiles.
-PIP_INSTALL := $(BIN)/pip install --quiet --no-binary pyproj,shapely,pyogrio --build-constraint build-constraints.txt -c constraints.txt
+PIP_INSTALL := $(BIN)/pip install --quiet --no-binary pyproj,shapely,pyogrio,rasterio --build-constraint build-constraints.txt -c constraints.txt
 
 .PHONY: demo serve test lint format bench sysdeps-demo sysdeps-test postgis web clean
 
