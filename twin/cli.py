@@ -20,6 +20,7 @@ from twin.config import Settings
 from twin.db import Database
 from twin.errors import TwinError
 from twin.migrate import upgrade
+from twin.sim.cli import sim_app
 
 app = typer.Typer(help="twin: a 3D digital twin server.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
@@ -28,6 +29,7 @@ layers_app = typer.Typer(help="The layer catalog.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(layers_app, name="layers")
+app.add_typer(sim_app, name="sim")
 
 out = Console()
 err = Console(stderr=True)
