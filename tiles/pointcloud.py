@@ -807,10 +807,13 @@ def _write_tileset(
                 "sourceCrs": crs_name,
                 "pointCount": sum(s.points for s in stats),
                 "heightNote": frame.pipe.note,
-                "geometricError": "voxel spacing (m) of a tile's subsample; 0 for leaves",
+                "geometricError": "voxel spacing (m) of a tile's subsample; 0 for leaves; "
+                "the tileset's own is the cube edge, so the cloud shows from afar",
             },
         },
-        "geometricError": round(2 * frame.spacing(0), 6),
+        # Cesium skips a whole tileset whose top error is under its threshold on screen: the
+        # root's spacing (cm) would hide a small cloud from a few hundred metres away.
+        "geometricError": round(frame.size, 6),
         "root": tree,
     }
     tmp = out_dir / "tileset.json.tmp"

@@ -41,6 +41,9 @@ CHROMIUM_ARGS = [
 ]
 VIEWPORT = {"width": 1280, "height": 800}
 START_TIMEOUT_S = 60
+# Point the suite at a server already running (say one with extra layers loaded by hand) instead
+# of starting one with the demo scene: BROWSER_TESTS_SERVER=http://127.0.0.1:8000
+EXISTING_SERVER = os.environ.get("BROWSER_TESTS_SERVER", "").rstrip("/")
 
 
 def _skip_reason() -> str | None:
@@ -99,10 +102,14 @@ def _wait_healthy(base_url: str, proc: subprocess.Popen[bytes], log: Path) -> No
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of a real twin server holding the demo scene (3 sample 3D Tiles layers)."""
+    """Base URL of a real twin server holding the demo scene (LiDAR HD point clouds, 3D Tiles
+    samples; the tests read the layer list from the API rather than assume it)."""
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
+    if EXISTING_SERVER:
+        yield EXISTING_SERVER
+        return
     root = tmp_path_factory.mktemp("twin-server")
     env = _server_env(root / "data")
     demo = subprocess.run(

@@ -1,4 +1,5 @@
-"""The CesiumJS viewer against the real server: globe, layer panel, 3D Tiles, picking, offline.
+"""The CesiumJS viewer against the real server: globe, layer panel, 3D Tiles, point clouds and
+their styling, buildings, picking, offline.
 
 The first test opens its own page with a faked layer API; the others share one page (see `viewer`
 in conftest) and run in file order: the first of them waits for the globe, later ones zoom to
@@ -7,6 +8,8 @@ layers, and the last two check what the page logged and requested during all of 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +22,9 @@ pytestmark = pytest.mark.browser
 
 MARSEILLE_LAYER = "Sample: multiple contents (3D Tiles 1.1)"
 CITY_LAYER = "Sample: city blocks (3D Tiles 1.0, b3dm)"
+LIDAR_LAYER = "LiDAR HD: Montpellier urban crop (IGN)"
+KIND_LABELS = {"tiles3d": "3D Tiles", "pointcloud": "Point cloud", "vector": "Buildings"}
+BUILDING_CLASS_RGB = (0xE4, 0x57, 0x2E)  # class 6 in "Class" mode (web/static/styles.js)
 HOME = (5.0, 43.2, 5.8, 43.7)
 SETTLE_MS = 120_000
 SMALL_VIEWPORT = {"width": 800, "height": 600}
@@ -55,6 +61,39 @@ CANVAS_STATS = """() => new Promise((resolve) => {
 })"""
 
 
+# Pixels of what WebGL drew: how many are within `tolerance` of each target colour, how many are
+# not the (near black) background, and a coarse signature (every 29th pixel, 4 bits a channel)
+# to tell whether the image changed.
+CANVAS_COLOURS = """([targets, tolerance]) => new Promise((resolve) => {
+  const scene = window.twin.viewer.scene;
+  const remove = scene.postRender.addEventListener(() => {
+    remove();
+    const src = scene.canvas;
+    const copy = document.createElement("canvas");
+    copy.width = src.width;
+    copy.height = src.height;
+    const ctx = copy.getContext("2d", { willReadFrequently: true });
+    ctx.drawImage(src, 0, 0);
+    const data = ctx.getImageData(0, 0, copy.width, copy.height).data;
+    const near = targets.map(() => 0);
+    const signature = [];
+    let drawn = 0;
+    for (let i = 0, p = 0; i < data.length; i += 4, p++) {
+      const r = data[i], g = data[i + 1], b = data[i + 2];
+      if (Math.max(r, g, b) > 40) drawn += 1;
+      for (let k = 0; k < targets.length; k++) {
+        const [tr, tg, tb] = targets[k];
+        if (Math.abs(r - tr) <= tolerance && Math.abs(g - tg) <= tolerance
+            && Math.abs(b - tb) <= tolerance) near[k] += 1;
+      }
+      if (p % 29 === 0) signature.push(((r >> 4) << 8) | ((g >> 4) << 4) | (b >> 4));
+    }
+    resolve({ near, drawn, total: data.length / 4, signature });
+  });
+  scene.requestRender();
+})"""
+
+
 def press(locator: Any) -> None:
     """Click a control that must be visible and enabled. Playwright's own wait for a "stable"
     element spans animation frames, which software GL makes seconds long: check, then click."""
@@ -65,6 +104,17 @@ def press(locator: Any) -> None:
 
 def canvas_stats(viewer: Viewer) -> dict[str, Any]:
     return viewer.page.evaluate(CANVAS_STATS)  # type: ignore[no-any-return]
+
+
+def canvas_colours(
+    viewer: Viewer, targets: list[tuple[int, int, int]], tolerance: int = 12
+) -> dict[str, Any]:
+    return viewer.page.evaluate(CANVAS_COLOURS, [targets, tolerance])  # type: ignore[no-any-return]
+
+
+def changed_fraction(before: list[int], after: list[int]) -> float:
+    assert len(before) == len(after) > 0
+    return sum(a != b for a, b in zip(before, after, strict=True)) / len(before)
 
 
 def assert_not_blank(stats: dict[str, Any]) -> None:
@@ -159,17 +209,28 @@ def test_globe_renders_home_view(viewer: Viewer, tmp_path: Path) -> None:
 def test_layer_panel_lists_the_layers(viewer: Viewer) -> None:
     api_layers = get_json(f"{viewer.base_url}/api/v1/layers")
     expected = [layer["name"] for layer in api_layers]
-    assert len(expected) == 3, expected
+    assert LIDAR_LAYER in expected and MARSEILLE_LAYER in expected, expected
     rows = viewer.page.locator("#layer-list li.layer")
     assert rows.locator(".layer-name").all_inner_texts() == expected
-    # Every demo layer is drawable: a checked box and a zoom button, the description as tooltip.
+    # Every demo layer is drawable, whatever its kind: a checked box and a zoom button, the
+    # description as tooltip, the kind and size in words.
     for layer in api_layers:
+        assert layer["tileset_url"], layer
         row = viewer.page.locator(f'li.layer[data-layer-id="{layer["id"]}"]')
-        assert row.locator('input[type="checkbox"]').is_checked()
+        assert row.locator(':scope > input[type="checkbox"]').is_checked()
         assert row.locator("button.zoom").is_enabled()
         assert row.get_attribute("title") == layer["description"]
+        meta = row.locator(".layer-meta").inner_text()
+        assert meta.startswith(KIND_LABELS.get(layer["kind"], layer["kind"])), meta
+        if layer["kind"] == "pointcloud":
+            assert f"{layer['point_count']:,} pts" in meta, meta
+        elif layer["kind"] == "vector" and layer["feature_count"]:
+            assert f"{layer['feature_count']:,}" in meta, meta
+        # Point clouds and buildings have a style button; the 3D Tiles samples do not.
+        styled = layer["kind"] in ("pointcloud", "vector")
+        assert row.locator("button.style-toggle").count() == int(styled), layer["name"]
     assert viewer.page.locator("#layer-message").is_hidden()
-    assert viewer.page.locator("#layer-count").inner_text() == "3"
+    assert viewer.page.locator("#layer-count").inner_text() == str(len(api_layers))
 
 
 def test_layer_panel_collapses(viewer: Viewer) -> None:
@@ -207,7 +268,7 @@ def test_tileset_loads_in_marseille(viewer: Viewer, tmp_path: Path) -> None:
 
 def test_hiding_a_layer(viewer: Viewer) -> None:
     lid = layer_id(viewer, MARSEILLE_LAYER)
-    box = viewer.page.locator(f'li.layer[data-layer-id="{lid}"] input[type="checkbox"]')
+    box = viewer.page.locator(f"#layer-{lid}")
     shown = "(id) => window.twin.layers.get(id).tileset.show"
     assert box.is_checked()
     press(box)
@@ -264,6 +325,191 @@ def test_picking_a_building_shows_its_properties(viewer: Viewer, tmp_path: Path)
     viewer.screenshot("viewer-pick.png", tmp_path)
     press(panel.locator("#info-close"))
     panel.wait_for(state="hidden")
+
+
+@contextmanager
+def points_only(viewer: Viewer) -> Iterator[None]:
+    """Hide the globe (and sky) while frames are compared: what is left on the plain background
+    is what the point cloud drew, and no globe tile arriving between two frames changes it."""
+    show = """(show) => {
+      const s = window.twin.viewer.scene;
+      s.globe.show = s.skyAtmosphere.show = s.skyBox.show = show;
+      s.requestRender();
+    }"""
+    viewer.page.evaluate(show, False)
+    try:
+        yield
+    finally:
+        viewer.page.evaluate(show, True)
+
+
+def open_style(viewer: Viewer, lid: int) -> Any:
+    """The layer's style section, opened with its palette button if it is closed."""
+    row = viewer.page.locator(f'li.layer[data-layer-id="{lid}"]')
+    panel = row.locator(".layer-style")
+    if panel.is_hidden():
+        press(row.locator("button.style-toggle"))
+    panel.wait_for(state="visible")
+    return panel
+
+
+def test_point_cloud_loads(viewer: Viewer, tmp_path: Path) -> None:
+    """A LiDAR HD layer (glTF points with EXT_structural_metadata) is drawn, by height."""
+    layers = get_json(f"{viewer.base_url}/api/v1/layers")
+    layer = next(x for x in layers if x["name"] == LIDAR_LAYER)
+    assert layer["kind"] == "pointcloud", layer
+    lid = zoom_with_button(viewer, LIDAR_LAYER)
+    info = viewer.page.evaluate(
+        """(id) => {
+          const e = window.twin.layers.get(id);
+          const s = e.tileset.statistics;
+          return { show: e.tileset.show, selected: s.selected, points: s.numberOfPointsSelected,
+                   shader: !!e.tileset.customShader, mode: e.pc.mode };
+        }""",
+        lid,
+    )
+    assert info["show"] and info["selected"] > 0 and info["points"] > 1000, info
+    assert info["shader"], "the point cloud is drawn without its styling shader"
+    base = urlsplit(layer["tileset_url"]).path.rsplit("/", 1)[0] + "/"
+    glb = [u for u in viewer.requests if urlsplit(u).path.startswith(base) and u.endswith(".glb")]
+    assert glb, f"no .glb tile of the point cloud was requested under {base}"
+    # The Montpellier crop has no colour: "RGB" is not offered and the points go by height.
+    panel = open_style(viewer, lid)
+    assert info["mode"] == "height", info
+    assert panel.locator('[data-mode="rgb"]').is_hidden()
+    assert panel.locator(f"#colour-{lid}-height").is_checked()
+    labels = panel.locator(".ramp-labels").inner_text()
+    assert "20.7 m" in labels and "39.6 m" in labels, labels  # the source's z range
+    viewer.screenshot("viewer-pointcloud-rgb-or-height.png", tmp_path)
+
+
+def test_colour_by_classification(viewer: Viewer, tmp_path: Path) -> None:
+    """Switching to "Class" recolours the points: building points turn the building colour."""
+    lid = layer_id(viewer, LIDAR_LAYER)
+    panel = open_style(viewer, lid)
+    with points_only(viewer):
+        before = canvas_colours(viewer, [BUILDING_CLASS_RGB])
+        press(panel.locator(f'label[for="colour-{lid}-classification"]'))
+        assert panel.locator(f"#colour-{lid}-classification").is_checked()
+        after = canvas_colours(viewer, [BUILDING_CLASS_RGB])
+    assert before["drawn"] > 20_000, f"few points on screen: {before['drawn']} pixels"
+    # The same points in other colours: most of the drawn pixels changed, and only they.
+    changed = changed_fraction(before["signature"], after["signature"])
+    share = before["drawn"] / before["total"]
+    assert changed > 0.5 * share, f"only {changed:.1%} of the image changed ({share:.1%} drawn)"
+    assert abs(after["drawn"] - before["drawn"]) < 0.1 * before["drawn"], (before, after)
+    # 14,908 of the crop's points are buildings (class 6): many pixels of their colour now.
+    assert after["near"][0] > 5000, after["near"]
+    assert after["near"][0] > 3 * before["near"][0], (before["near"], after["near"])
+    viewer.screenshot("viewer-pointcloud-classes.png", tmp_path)
+
+
+def test_class_filter_hides_buildings(viewer: Viewer) -> None:
+    lid = layer_id(viewer, LIDAR_LAYER)
+    panel = open_style(viewer, lid)
+    box = panel.locator(f"#class-{lid}-6")
+    assert box.is_checked()
+    with points_only(viewer):
+        shown = canvas_colours(viewer, [BUILDING_CLASS_RGB])
+        press(box)
+        assert not box.is_checked()
+        hidden = canvas_colours(viewer, [BUILDING_CLASS_RGB])
+    press(box)
+    assert box.is_checked()
+    # Building points gone: their colour, and fewer pixels drawn at all (the ground under the
+    # roofs was not scanned, so nothing takes their place).
+    assert hidden["near"][0] < 0.05 * shown["near"][0], (shown["near"], hidden["near"])
+    assert hidden["drawn"] < 0.9 * shown["drawn"], (shown["drawn"], hidden["drawn"])
+    assert changed_fraction(shown["signature"], hidden["signature"]) > 0.02
+
+
+def test_picking_a_point_shows_its_attributes(viewer: Viewer) -> None:
+    """CesiumJS picks no attributes of glTF points: the viewer reads them from the tile."""
+    lid = layer_id(viewer, LIDAR_LAYER)
+    point = viewer.page.evaluate(
+        """(id) => {
+          const tileset = window.twin.layers.get(id).tileset;
+          const scene = window.twin.viewer.scene;
+          const rect = scene.canvas.getBoundingClientRect();
+          const c = Cesium.SceneTransforms.worldToWindowCoordinates(
+            scene, tileset.boundingSphere.center);
+          if (!c) return null;
+          for (const [dx, dy] of [[0, 0], [25, 10], [-25, -10], [10, 30], [-10, -30]]) {
+            const p = new Cesium.Cartesian2(c.x + dx, c.y + dy);
+            const picked = scene.pick(p);
+            if (picked && picked.primitive === tileset) {
+              return { x: p.x + rect.left, y: p.y + rect.top };
+            }
+          }
+          return null;
+        }""",
+        lid,
+    )
+    assert point, "no point of the cloud could be picked on screen"
+    viewer.page.mouse.click(point["x"], point["y"])
+    panel = viewer.page.locator("#info-panel")
+    panel.wait_for(state="visible")
+    assert panel.locator("#info-title").inner_text() == "Point"
+    assert panel.locator("#info-layer").inner_text() == LIDAR_LAYER
+    names = panel.locator("#info-table th").all_inner_texts()
+    assert {"classification", "intensity", "return"} <= set(names), names
+    value = panel.locator('#info-table tr[data-name="classification"] td').inner_text()
+    code = int(value.split(" ")[0])
+    assert code in {1, 2, 3, 4, 5, 6}, value  # the classes of the Montpellier crop
+    press(panel.locator("#info-close"))
+    panel.wait_for(state="hidden")
+
+
+def test_buildings_layer(viewer: Viewer) -> None:
+    """A kind "vector" layer (extruded buildings, a property table per tile): drawn plain,
+    picked, coloured by a numeric attribute."""
+    layers = get_json(f"{viewer.base_url}/api/v1/layers")
+    layer = next((x for x in layers if x["kind"] == "vector" and x["tileset_url"]), None)
+    if layer is None:
+        pytest.skip("no buildings (kind vector) layer in this scene")
+    lid = zoom_with_button(viewer, layer["name"])
+    style = "(id) => JSON.stringify(window.twin.layers.get(id).tileset.style.style)"
+    assert "color" in viewer.page.evaluate(style, lid)
+    # A building near the middle of the view (each pick renders a frame: few tries).
+    point = viewer.page.evaluate(
+        """(id) => {
+          const tileset = window.twin.layers.get(id).tileset;
+          const scene = window.twin.viewer.scene;
+          const rect = scene.canvas.getBoundingClientRect();
+          const c = Cesium.SceneTransforms.worldToWindowCoordinates(
+            scene, tileset.boundingSphere.center);
+          for (let r = 0; c && r <= 90; r += 30) {
+            for (const [dx, dy] of r ? [[r, 0], [-r, 0], [0, r], [0, -r]] : [[0, 0]]) {
+              const p = new Cesium.Cartesian2(c.x + dx, c.y + dy);
+              const picked = scene.pick(p);
+              if (picked instanceof Cesium.Cesium3DTileFeature && picked.tileset === tileset) {
+                return { x: p.x + rect.left, y: p.y + rect.top };
+              }
+            }
+          }
+          return null;
+        }""",
+        lid,
+    )
+    assert point, "no building could be picked on screen"
+    viewer.page.mouse.click(point["x"], point["y"])
+    info = viewer.page.locator("#info-panel")
+    info.wait_for(state="visible")
+    assert info.locator("#info-title").inner_text() == "Building"
+    assert info.locator("#info-layer").inner_text() == layer["name"]
+    names = set(info.locator("#info-table th").all_inner_texts())
+    sources = {a["name"] for a in layer["attributes"]}
+    assert names & sources, (names, sources)
+    press(info.locator("#info-close"))
+    info.wait_for(state="hidden")
+    panel = open_style(viewer, lid)
+    select = panel.locator(f"#colour-by-{lid}")
+    if select.locator("option").count() > 1:
+        select.select_option(index=1)
+        assert panel.locator(".choropleth li").count() >= 3
+        assert "conditions" in viewer.page.evaluate(style, lid)
+        select.select_option(index=0)
+        assert "conditions" not in viewer.page.evaluate(style, lid)
 
 
 def test_no_console_errors(viewer: Viewer) -> None:
