@@ -78,6 +78,15 @@ def default_name(files: list[Path]) -> str:
     return files[0].stem if len(files) == 1 else f"{files[0].parent.name or files[0].stem}"
 
 
+def user_message(exc: Exception, files: list[Path]) -> str:
+    """The converter's message with server folders cut from file paths: the user knows the
+    file by its name, and upload folders are nobody's business."""
+    message = str(exc)
+    for folder in sorted({str(f.parent) for f in files}, key=len, reverse=True):
+        message = message.replace(folder + "/", "")
+    return message
+
+
 def build_tiles(
     kind: str,
     files: list[Path],
@@ -94,7 +103,7 @@ def build_tiles(
         try:
             pc = tile_point_cloud(files, out_dir, srs=srs, progress=progress)
         except PointCloudError as exc:
-            raise InputError(str(exc)) from exc
+            raise InputError(user_message(exc, files)) from exc
         stats = {"points": pc.point_count, "tiles": pc.tile_count, "height_note": pc.height_note}
         result: Any = pc
     else:
@@ -104,7 +113,7 @@ def build_tiles(
         try:
             vec = tile_vector_layer(files, out_dir, srs=srs, height=height, progress=progress)
         except VectorError as exc:
-            raise InputError(str(exc)) from exc
+            raise InputError(user_message(exc, files)) from exc
         stats = {
             "features": vec.feature_count,
             "tiles": vec.tile_count,

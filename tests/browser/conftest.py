@@ -41,6 +41,12 @@ CHROMIUM_ARGS = [
 ]
 VIEWPORT = {"width": 1280, "height": 800}
 START_TIMEOUT_S = 60
+CLI = [sys.executable, "-m", "twin.cli"]
+# Accounts made in the test server (not in one named by BROWSER_TESTS_SERVER): name -> (role, pw)
+USERS = {
+    "gisela": ("gis", "gisela-pw-" + "4h7Kq"),
+    "paul": ("planner", "paul-pw-" + "9zR2m"),
+}
 # Point the suite at a server already running (say one with extra layers loaded by hand) instead
 # of starting one with the demo scene: BROWSER_TESTS_SERVER=http://127.0.0.1:8000
 EXISTING_SERVER = os.environ.get("BROWSER_TESTS_SERVER", "").rstrip("/")
@@ -122,6 +128,17 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     if demo.returncode != 0:
         pytest.fail(f"`twin demo --no-serve` failed:\n{demo.stdout}\n{demo.stderr}")
+    for name, (role, password) in USERS.items():
+        add = subprocess.run(
+            [*CLI, "user", "add", name, "--role", role, "--password", password],
+            env=env,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if add.returncode != 0:
+            pytest.fail(f"`twin user add {name}` failed:\n{add.stdout}\n{add.stderr}")
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     log = root / "server.log"

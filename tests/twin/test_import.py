@@ -80,6 +80,7 @@ def test_failed_import_leaves_nothing(
     done = wait_job(client, job["id"], auth["gis"])
     assert done["status"] == "failed"
     assert "srs" in done["error"].lower() and "point_cloud.laz" in done["error"]
+    assert "uploads" not in done["error"]  # no server paths in messages
     assert client.get("/api/v1/layers").json() == []
     settings = client.app.state.settings  # type: ignore[attr-defined]
     leftovers = [p for p in settings.tiles_dir.rglob("*") if p.is_file()]

@@ -146,6 +146,11 @@
     error: null,
     flying: false,
     zoomTo,
+    /** Read the layer list again (after a sign-in or an import); resolves like `ready`. */
+    reload() {
+      twin.ready = loadLayers();
+      return twin.ready;
+    },
     home(duration) {
       return flyTo({ destination: homeView(), duration: duration === undefined ? 1.5 : duration });
     },
@@ -756,6 +761,11 @@
       tilesetOptions(entry.layer),
     )
       .then((tileset) => {
+        if (layers.get(entry.layer.id) !== entry) {
+          // The list was read again meanwhile: this entry is gone.
+          tileset.destroy();
+          return null;
+        }
         tileset.show = entry.wanted !== false;
         entry.tileset = tileset;
         if (entry.pc) stylePointCloud(entry, tileset);
@@ -900,7 +910,14 @@
   }
 
   async function fetchLayers() {
-    const response = await fetch(api + "/layers", { headers: { Accept: "application/json" } });
+    // Signed-in staff (see staff.js) also see the layers that are not public.
+    const auth = window.TwinAuth;
+    const headers = auth ? auth.headers() : { Accept: "application/json" };
+    let response = await fetch(api + "/layers", { headers });
+    if (response.status === 401 && headers.Authorization) {
+      // An expired token: the public list is still there.
+      response = await fetch(api + "/layers", { headers: { Accept: "application/json" } });
+    }
     if (!response.ok) {
       let detail = response.statusText;
       try {
@@ -942,6 +959,9 @@
       return { layers: 0, error: twin.error };
     }
     list.textContent = "";
+    // Read again (after a sign-in, an import): tilesets of unchanged layers are kept as they are
+    // shown, the others leave the scene.
+    const previous = new Map(layers);
     layers.clear();
     count.textContent = data.length ? String(data.length) : "";
     if (!data.length) {
@@ -972,10 +992,28 @@
       }
       if (entry.stylePanel) row.append(entry.stylePanel);
       layers.set(layer.id, entry);
+      const old = previous.get(layer.id);
+      if (old && old.tileset && old.layer.tileset_url === layer.tileset_url) {
+        previous.delete(layer.id);
+        byTileset.set(old.tileset, layer.id);
+        Object.assign(entry, { tileset: old.tileset, wanted: old.wanted, loading: null });
+        entry.loading = Promise.resolve(old.tileset);
+        row.querySelector(":scope > input").checked = old.tileset.show;
+        if (entry.pc) stylePointCloud(entry, old.tileset);
+        if (entry.vector) old.tileset.style = S.buildingStyle(entry.vector.attribute, entry.vector.breaks);
+        setStatus(entry, "ready");
+      }
+    }
+    for (const [id, old] of previous) {
+      if (selected && selected.layerId === id) closeInfo();
+      if (old.tileset) {
+        byTileset.delete(old.tileset);
+        scene.primitives.remove(old.tileset); // destroys it
+      }
     }
     const requested = [];
     for (const entry of layers.values()) {
-      if (entry.layer.tileset_url) requested.push(loadTileset(entry));
+      if (entry.layer.tileset_url && !entry.tileset) requested.push(loadTileset(entry));
     }
     await Promise.allSettled(requested);
     return { layers: data.length, error: null };
