@@ -7,8 +7,9 @@ What this module settles, so that the tilers do not have to:
   (ESRI's "GCS_unknown" on the WGS84 datum) is matched to its EPSG equivalent; `srs` overrides;
 - the text encoding: a .dbf whose .cpg says UTF-8 but holds Latin-1 bytes is detected (GDAL hands
   the bytes through, and decoding them fails) and read as Latin-1;
-- geometry hygiene: empty and non-polygonal geometries are skipped and counted, invalid ones are
-  repaired with shapely.make_valid and counted;
+- geometry hygiene: empty geometries and those of another kind than asked (polygons, lines or
+  points) are skipped and counted, invalid polygons are repaired with shapely.make_valid and
+  counted;
 - attribute columns with one null convention: a numpy array of values plus a boolean null mask.
 
 Features are read `batch_size` at a time (pyogrio's skip_features/max_features), so a layer is never
@@ -51,6 +52,7 @@ SIDE_FILES = {
 POLYGONAL = ("Polygon", "MultiPolygon")
 LINEAR = ("LineString", "MultiLineString", "LinearRing", "CircularString", "CompoundCurve")
 PUNCTUAL = ("Point", "MultiPoint")
+GEOMETRY_KINDS = {"polygon": POLYGONAL, "line": LINEAR, "point": PUNCTUAL}
 FALLBACK_ENCODING = "latin1"
 
 
@@ -100,7 +102,8 @@ class Column:
 class FeatureBatch:
     """`count` consecutive features of a source, from feature number `start` (0-based).
 
-    `geometries` holds shapely Polygons/MultiPolygons, None where a feature was skipped."""
+    `geometries` holds shapely geometries of the kind asked (Polygons/MultiPolygons by default),
+    None where a feature was skipped."""
 
     start: int
     count: int
@@ -108,6 +111,17 @@ class FeatureBatch:
     columns: dict[str, Column]
     repaired: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
+
+
+def geometry_kind(geometry_type: str) -> str | None:
+    """The kind of a geometry type name as GDAL or shapely write it ("3D MultiPolygon",
+    "LineString Z", "Point"...): "polygon", "line" or "point"; None for collections and unknown
+    types."""
+    base = geometry_type.replace("3D ", "").replace(" ZM", "").replace(" Z", "").replace(" M", "")
+    for kind, names in GEOMETRY_KINDS.items():
+        if base.strip() in names:
+            return kind
+    return None
 
 
 # --- which files ---------------------------------------------------------------------------------
@@ -386,19 +400,50 @@ def _polygonal(geoms: NDArray[np.object_]) -> tuple[NDArray[np.object_], int, di
     return out, repaired, skipped
 
 
+def _of_kind(geoms: NDArray[np.object_], kind: str) -> tuple[NDArray[np.object_], dict[str, int]]:
+    """Lines or points kept ("line", "point"), everything else set to None; the parts of that
+    kind of a GeometryCollection kept as one multi-geometry. Lines and points need no repair:
+    they are buffered, and a buffer is valid whatever its input.
+
+    Returns the geometries and how many were skipped, by reason."""
+    out = np.array(geoms, dtype=object)
+    skipped: dict[str, int] = {}
+    missing = shapely.is_missing(out) | shapely.is_empty(out)
+    if missing.any():
+        skipped["empty or missing geometry"] = int(missing.sum())
+        out[missing] = None
+    ids = shapely.get_type_id(out)
+    # 0 Point, 1 LineString, 2 LinearRing, 4 MultiPoint, 5 MultiLineString, 7 GeometryCollection
+    wanted = (1, 2, 5) if kind == "line" else (0, 4)
+    for i in np.flatnonzero(ids == 7):
+        parts = [p for p in shapely.get_parts(out[i]) if geometry_kind(p.geom_type) == kind]
+        if parts:
+            multi = shapely.MultiLineString if kind == "line" else shapely.MultiPoint
+            out[i] = multi([q for p in parts for q in shapely.get_parts(p)])
+    ids = shapely.get_type_id(out)
+    other = (ids >= 0) & ~np.isin(ids, wanted)
+    if other.any():
+        skipped[f"not a {kind}"] = int(other.sum())
+        out[other] = None
+    return out, skipped
+
+
 def read_batches(
     source: VectorSource,
     *,
     batch_size: int = 20_000,
     columns: Sequence[str] | None = None,
     read_geometry: bool = True,
-    polygons: bool = True,
+    geometry: str | None = "polygon",
 ) -> Iterator[FeatureBatch]:
     """The features of `source`, `batch_size` at a time.
 
-    `columns` limits the attributes read (None: all, []: none). With `polygons`, geometries are
-    filtered and repaired (see _polygonal); otherwise they are returned as read (None where
-    missing)."""
+    `columns` limits the attributes read (None: all, []: none). `geometry` is the kind of
+    geometry kept: "polygon" (filtered and repaired, see _polygonal), "line" or "point" (see
+    _of_kind); other geometries become None and are counted in `skipped`. With None, geometries
+    are returned as read (None where missing)."""
+    if geometry not in (None, *GEOMETRY_KINDS):
+        raise ValueError(f"geometry must be one of {', '.join(GEOMETRY_KINDS)} or None")
     wanted = [f for f in source.fields if columns is None or f.name in columns]
     names = [f.name for f in wanted]
     encoding = source.encoding
@@ -429,8 +474,10 @@ def read_batches(
         else:
             geoms = np.full(count, None, dtype=object)
         repaired, skipped = 0, {}
-        if read_geometry and polygons:
+        if read_geometry and geometry == "polygon":
             geoms, repaired, skipped = _polygonal(geoms)
+        elif read_geometry and geometry is not None:
+            geoms, skipped = _of_kind(geoms, geometry)
         # pyogrio returns the columns in its own order (not that of `columns`): go by name
         by_name = dict(zip((str(n) for n in meta["fields"]), values, strict=True))
         cols = {f.name: _column(by_name[f.name], f) for f in wanted}

@@ -18,6 +18,11 @@ How:
    source attribute (EXT_structural_metadata), so CesiumJS can pick, style and filter.
 5. tileset.json: explicit tree, tight boxes, refine ADD, content only at the leaves.
 
+The same machinery tiles the layers that are draped rather than extruded (lines, points, and
+polygons without any height: see tiles.draped). Only pass 2's "what volume does a feature make"
+differs, and it is one object (`Volumes`): buildings are footprints extruded from the ground to
+their height, open underneath; draped features are closed volumes around the ground.
+
 geometricError (metres): 0 for leaves (their content is exact); for an inner tile, one eighth of
 its box's horizontal diagonal. That is the size of the detail (whole blocks of buildings) missing
 when its children are not drawn; with CesiumJS's default maximumScreenSpaceError of 16 on a
@@ -37,7 +42,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import mapbox_earcut
 import numpy as np
@@ -54,17 +59,19 @@ from geodata.crs import (
     pipeline_transformer,
 )
 from geodata.vector import (
-    LINEAR,
-    PUNCTUAL,
     Column,
     FeatureBatch,
     VectorError,
     VectorSource,
+    geometry_kind,
     layer_files,
     open_vector,
     read_batches,
 )
 from tiles.gltf import TRIANGLES, GlbBuilder
+
+if TYPE_CHECKING:
+    from tiles.draped import DrapeOptions
 
 Progress = Callable[[float, str], None]
 
@@ -92,7 +99,7 @@ NO_DATA = {
     "INT64": int(np.iinfo(np.int64).min),
     "STRING": "",
 }
-CLASS_NAME = "building"
+CLASS_NAME = "building"  # the metadata class of building tiles (see ContentStyle)
 FRANCE = (-5.5, 41.0, 10.0, 51.5)  # mainland France, lon/lat: heights there are NGF-IGN69
 
 
@@ -108,6 +115,8 @@ class VectorResult:
     repaired: int  # invalid geometries repaired (make_valid)
     skipped: int = 0  # features not extruded (empty, not polygons): see notes
     notes: list[str] = field(default_factory=list)
+    draped: bool = False  # closed volumes to drape on the ground (CesiumJS classification)
+    geometry: str = "polygon"  # the layer's geometry: "polygon", "line" or "point"
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,7 @@ class BuildingOptions:
     level_height: float = 3.0  # m per storey when only a level count is known
     memory_budget: int = 512 * 2**20  # bytes of meshes held before spilling them to disk
     work_dir: Path | None = None  # spill files; default: inside out_dir, removed at the end
+    drape: DrapeOptions | None = None  # knobs of draped layers (tiles.draped); None: defaults
 
 
 # --- heights ---------------------------------------------------------------------------------
@@ -136,6 +146,14 @@ class HeightPlan:
     ground_field: str | None
     default_height: float
     level_height: float
+
+    @property
+    def extrudes(self) -> bool:
+        """Whether the layer has any height to extrude: a positive constant, a height field or
+        a level count. Polygons without (or given a height of 0) are draped instead."""
+        if self.height_constant is not None:
+            return self.height_constant > 0
+        return self.height_field is not None or self.level_field is not None
 
     def describe(self, ground_from_z: bool) -> str:
         if self.height_constant is not None:
@@ -174,9 +192,11 @@ def plan_heights(
 ) -> HeightPlan:
     """Choose the height and ground fields among `names` (case-insensitive).
 
-    `height` is a field name, a constant in metres (a number or a numeric string), or None to
-    look for a height field (hauteur, height, h, building:height...), else a level count (levels,
-    etages...) times `level_height`, else `default_height`."""
+    `height` is a field name, a constant in metres (a number or a numeric string; 0 asks for the
+    polygons to be draped, not extruded), or None to look for a height field (hauteur, height, h,
+    building:height...), else a level count (levels, etages...) times `level_height`, else
+    `default_height` (used by tile_vector_layer only where a height or level field exists: a
+    layer with neither is draped)."""
     field_, constant, levels = None, None, None
     if isinstance(height, str) and height.strip():
         field_ = _find(names, [height.strip()])
@@ -189,8 +209,10 @@ def plan_heights(
                 ) from None
     elif isinstance(height, (int, float)) and not isinstance(height, bool):
         constant = float(height)
-    if constant is not None and not (math.isfinite(constant) and constant > 0):
-        raise VectorError(f"height {height!r}: a constant height must be a positive number")
+    if constant is not None and not (math.isfinite(constant) and constant >= 0):
+        raise VectorError(
+            f"height {height!r}: a constant height must be a positive number (or 0: draped)"
+        )
     if field_ is None and constant is None:
         field_ = _find(names, HEIGHT_FIELDS)
     if constant is None:
@@ -447,9 +469,9 @@ def _rings(parts: NDArray[np.object_], part_feature: NDArray[np.int64]):
 
 
 @dataclass
-class _Mesh:
-    """Extruded buildings: per-face vertices (flat normals), triangles, and the feature (0-based,
-    in the batch) of every vertex."""
+class Mesh:
+    """Extruded volumes: vertices (buildings: per face, flat normals), triangles, and the
+    feature (0-based, in the batch) of every vertex."""
 
     position: NDArray[np.float64]
     normal: NDArray[np.float32]
@@ -457,22 +479,41 @@ class _Mesh:
     feature: NDArray[np.int64]
 
 
-def extrude(
+@dataclass
+class Rings:
+    """The rings of a batch's footprints, ready to extrude: each vertex at its bottom and top
+    in the local frame, exteriors counter-clockwise and holes clockwise (seen from above), and
+    each vertex's next along its ring."""
+
+    bottom: NDArray[np.float64]  # (n, 3) local ENU
+    upper: NDArray[np.float64]  # (n, 3)
+    feature: NDArray[np.int64]  # (n,) feature (in the batch) of each vertex
+    nxt: NDArray[np.int64]  # (n,) the next vertex of the same ring
+    ring_start: NDArray[np.int64]  # rings + 1
+    part_ring_start: NDArray[np.int64]  # polygons + 1
+
+    def caps(self) -> NDArray[np.int64]:
+        """Triangles (m, 3) of the tops (indices into the ring vertices), counter-clockwise
+        seen from above."""
+        return triangulate_rings(self.upper[:, :2], self.ring_start, self.part_ring_start)
+
+
+def footprint_rings(
     geoms: NDArray[np.object_],
     ground: NDArray[np.float64],
     top: NDArray[np.float64],
     to_local: Callable[[NDArray, NDArray, NDArray], NDArray[np.float64]],
-) -> _Mesh:
-    """Walls and roofs of polygon footprints between `ground` and `top` (source vertical units),
-    in the local frame of `to_local`. Geometries that are None give nothing."""
+) -> Rings | None:
+    """The rings of polygon footprints between `ground` and `top` (source vertical units, one
+    per geometry), in the local frame of `to_local`; None when no ring is left. Geometries that
+    are None give nothing."""
     kept = np.flatnonzero(~shapely.is_missing(geoms))
     parts, part_idx = shapely.get_parts(geoms[kept], return_index=True)
     part_feature = kept[part_idx]
     coords, ring_start, part_ring_start, _, vfeat = _rings(parts, part_feature)
     n = len(coords)
     if n == 0:
-        z = np.zeros((0, 3))
-        return _Mesh(z, z.astype(np.float32), np.zeros((0, 3), np.int64), np.zeros(0, np.int64))
+        return None
     x, y = coords[:, 0], coords[:, 1]
     bottom = to_local(x, y, ground[vfeat])
     upper = to_local(x, y, top[vfeat])
@@ -489,6 +530,27 @@ def extrude(
         s, e = ring_start[:-1][ring_of], ring_start[1:][ring_of]
         order = np.where(flip[ring_of], s + e - 1 - idx, idx)
         bottom, upper, vfeat = bottom[order], upper[order], vfeat[order]
+    return Rings(bottom, upper, vfeat, nxt, ring_start, part_ring_start)
+
+
+def empty_mesh() -> Mesh:
+    z = np.zeros((0, 3))
+    return Mesh(z, z.astype(np.float32), np.zeros((0, 3), np.int64), np.zeros(0, np.int64))
+
+
+def extrude(
+    geoms: NDArray[np.object_],
+    ground: NDArray[np.float64],
+    top: NDArray[np.float64],
+    to_local: Callable[[NDArray, NDArray, NDArray], NDArray[np.float64]],
+) -> Mesh:
+    """Walls and roofs of polygon footprints between `ground` and `top` (source vertical units),
+    in the local frame of `to_local`. Geometries that are None give nothing."""
+    rings = footprint_rings(geoms, ground, top, to_local)
+    if rings is None:
+        return empty_mesh()
+    bottom, upper, vfeat, nxt = rings.bottom, rings.upper, rings.feature, rings.nxt
+    idx = np.arange(len(bottom))
     # walls: b_i, b_j, t_j, t_i for each edge i -> j
     b0, b1, t1, t0 = bottom, bottom[nxt], upper[nxt], upper
     wall = np.stack([b0, b1, t1, t0], axis=1).reshape(-1, 3)
@@ -500,8 +562,8 @@ def extrude(
     # roofs: the top ring vertices again, normal up (the vertical at each vertex)
     up = upper - bottom
     up /= np.maximum(np.linalg.norm(up, axis=1, keepdims=True), 1e-12)
-    roof_tris = triangulate_rings(upper[:, :2], ring_start, part_ring_start) + len(wall)
-    return _Mesh(
+    roof_tris = rings.caps() + len(wall)
+    return Mesh(
         position=np.concatenate([wall, upper]),
         normal=np.concatenate([wall_normal, up]).astype(np.float32),
         triangles=np.concatenate([wall_tris, roof_tris]),
@@ -615,7 +677,7 @@ class _LeafStore:
         return pieces
 
 
-def _split_by_leaf(mesh: _Mesh, leaf_of_feature: NDArray[np.int64], columns: dict[str, Column]):
+def _split_by_leaf(mesh: Mesh, leaf_of_feature: NDArray[np.int64], columns: dict[str, Column]):
     """(leaf, piece) for each leaf that the batch's buildings fall in."""
     if len(mesh.position) == 0:
         return
@@ -648,6 +710,30 @@ def _split_by_leaf(mesh: _Mesh, leaf_of_feature: NDArray[np.int64], columns: dic
 # --- property tables -------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ContentStyle:
+    """What a layer's glb say their features are: metadata class and table, material colour."""
+
+    class_id: str  # the EXT_structural_metadata class id, e.g. "building"
+    class_name: str
+    description: str
+    table: str  # the property table's name
+    schema_id: str
+    colour: tuple[float, float, float, float]  # baseColorFactor, linear RGBA
+    generator: str  # asset.generator of the glb and of tileset.json
+
+
+BUILDING_STYLE = ContentStyle(
+    class_id=CLASS_NAME,
+    class_name="Building",
+    description="an extruded footprint; properties are the source attributes",
+    table="buildings",
+    schema_id="twin_buildings",
+    colour=(0.92, 0.9, 0.86, 1.0),
+    generator="twin tiles.buildings",
+)
+
+
 def property_ids(names: Sequence[str]) -> dict[str, str]:
     """Metadata property IDs (^[a-zA-Z_][a-zA-Z0-9_]*$, unique) for source field names."""
     out: dict[str, str] = {}
@@ -678,15 +764,17 @@ def _schema_property(name: str, kind: str) -> dict[str, Any]:
     return prop
 
 
-def metadata_schema(fields: Sequence[tuple[str, str]]) -> dict[str, Any]:
+def metadata_schema(
+    fields: Sequence[tuple[str, str]], style: ContentStyle = BUILDING_STYLE
+) -> dict[str, Any]:
     """The EXT_structural_metadata schema of the layer: one class, one property per field."""
     ids = property_ids([n for n, _ in fields])
     return {
-        "id": "twin_buildings",
+        "id": style.schema_id,
         "classes": {
-            CLASS_NAME: {
-                "name": "Building",
-                "description": "an extruded footprint; properties are the source attributes",
+            style.class_id: {
+                "name": style.class_name,
+                "description": style.description,
                 "properties": {ids[n]: _schema_property(n, k) for n, k in fields},
             }
         },
@@ -714,11 +802,18 @@ def _property_values(glb: GlbBuilder, kind: str, col: Column) -> dict[str, Any]:
 
 
 def write_buildings_glb(
-    path: Path, pieces: list[_Piece], fields: Sequence[tuple[str, str]]
+    path: Path,
+    pieces: list[_Piece],
+    fields: Sequence[tuple[str, str]],
+    style: ContentStyle = BUILDING_STYLE,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], int]:
-    """One leaf's buildings as a glTF triangle mesh with feature IDs and a property table.
+    """One leaf's features (buildings, or draped volumes with their `style`) as a glTF triangle
+    mesh with feature IDs and a property table.
 
-    Returns the content's (lo, hi) in the local frame and the number of buildings."""
+    Triangles are ordered by feature: CesiumJS draws a classification mesh in one batch per run
+    of consecutive triangles of one feature, so unordered triangles would cost a draw call each.
+
+    Returns the content's (lo, hi) in the local frame and the number of features."""
     position = np.concatenate([p.position for p in pieces])
     normal = np.concatenate([p.normal for p in pieces])
     vstart = np.cumsum([0] + [len(p.position) for p in pieces])
@@ -726,6 +821,7 @@ def write_buildings_glb(
     triangles = np.concatenate([p.triangles + v for p, v in zip(pieces, vstart, strict=False)])
     feature = np.concatenate([p.feature + f for p, f in zip(pieces, fstart, strict=False)])
     count = int(fstart[-1])
+    triangles = triangles[np.argsort(feature[triangles[:, 0]], kind="stable")]
     lo, hi = position.min(axis=0), position.max(axis=0)
     centre = (lo + hi) / 2
     rel = position - centre
@@ -733,7 +829,7 @@ def write_buildings_glb(
     gl_position = np.stack([rel[:, 0], rel[:, 2], -rel[:, 1]], axis=1).astype(np.float32)
     gl_normal = np.stack([normal[:, 0], normal[:, 2], -normal[:, 1]], axis=1).astype(np.float32)
     fid_dtype = np.uint16 if count < 65535 else np.float32  # float is exact below 2^24
-    glb = GlbBuilder(generator="twin tiles.buildings")
+    glb = GlbBuilder(generator=style.generator)
     attributes = {
         "POSITION": glb.vertex_attribute(gl_position, min_max=True),
         "NORMAL": glb.vertex_attribute(gl_normal),
@@ -750,11 +846,11 @@ def write_buildings_glb(
             "extensionsUsed": ["EXT_mesh_features", "EXT_structural_metadata"],
             "extensions": {
                 "EXT_structural_metadata": {
-                    "schema": metadata_schema(fields),
+                    "schema": metadata_schema(fields, style),
                     "propertyTables": [
                         {
-                            "name": "buildings",
-                            "class": CLASS_NAME,
+                            "name": style.table,
+                            "class": style.class_id,
                             "count": count,
                             "properties": table_props,
                         }
@@ -764,7 +860,7 @@ def write_buildings_glb(
             "materials": [
                 {
                     "pbrMetallicRoughness": {
-                        "baseColorFactor": [0.92, 0.9, 0.86, 1.0],
+                        "baseColorFactor": list(style.colour),
                         "metallicFactor": 0.0,
                         "roughnessFactor": 0.9,
                     }
@@ -868,20 +964,106 @@ def _write_tileset(
     content: dict[Key, tuple[str, NDArray, NDArray]],
     frame: _Frame,
     extras: dict[str, Any],
+    generator: str = BUILDING_STYLE.generator,
 ) -> None:
     root, lo, hi = _tile_tree((0, 0, 0), children, content)
     if root is None or lo is None or hi is None:
-        raise VectorError("no building to write")
+        raise VectorError("no feature to write")
     root["refine"] = "ADD"
     root["transform"] = [float(v) for v in frame.enu.T.ravel()]  # column-major
     tileset = {
-        "asset": {"version": "1.1", "generator": "twin tiles.buildings", "extras": extras},
+        "asset": {"version": "1.1", "generator": generator, "extras": extras},
         "geometricError": max(2 * root["geometricError"], _error(lo, hi)),
         "root": root,
     }
     tmp = out_dir / "tileset.json.tmp"
     tmp.write_text(json.dumps(tileset, separators=(",", ":"), ensure_ascii=False), encoding="utf-8")
     os.replace(tmp, out_dir / "tileset.json")  # last, atomically: the tileset is whole or absent
+
+
+# --- what volume each feature makes ----------------------------------------------------------
+
+
+class Volumes(Protocol):
+    """The one part of the tiler that differs between layers: which geometries are read, the
+    footprint each feature is extruded from, and between which altitudes.
+
+    `geometry` is the kind read_batches keeps ("polygon", "line", "point"); `style` names the
+    features in the glb (metadata class, colour). `footprints` gives each feature's polygon in
+    the source CRS (None: nothing to build). `vertical` gets the batch, the lowest and highest Z
+    of each source geometry (NaN without Z) and the ground of the nearest feature that has one
+    (NaN: none; see _ground_fill), and returns the bottom and top of each feature in source
+    vertical units. `mesh` builds the volumes between them (extrude, for buildings).
+    `describe` is the height note.
+    """
+
+    geometry: str
+    style: ContentStyle
+
+    def footprints(self, batch: FeatureBatch) -> NDArray[np.object_]: ...
+
+    def vertical(
+        self,
+        batch: FeatureBatch,
+        zmin: NDArray[np.float64],
+        zmax: NDArray[np.float64],
+        fill: NDArray[np.float64],
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
+
+    def mesh(
+        self,
+        footprints: NDArray[np.object_],
+        bottom: NDArray[np.float64],
+        top: NDArray[np.float64],
+        to_local: Callable[[NDArray, NDArray, NDArray], NDArray[np.float64]],
+    ) -> Mesh: ...
+
+    def describe(self, any_z: bool) -> str: ...
+
+
+class _BuildingVolumes:
+    """Footprints extruded from their ground to their height (HeightPlan), open underneath."""
+
+    geometry = "polygon"
+    style = BUILDING_STYLE
+    mesh = staticmethod(extrude)
+
+    def __init__(self, plan: HeightPlan) -> None:
+        self.plan = plan
+        self.stats = _HeightStats()
+
+    def footprints(self, batch: FeatureBatch) -> NDArray[np.object_]:
+        return batch.geometries
+
+    def vertical(
+        self,
+        batch: FeatureBatch,
+        zmin: NDArray[np.float64],
+        zmax: NDArray[np.float64],
+        fill: NDArray[np.float64],
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        ground, height = _heights(batch, self.plan, zmin, fill, self.stats)
+        return ground, ground + height
+
+    def describe(self, any_z: bool) -> str:
+        plan, stats, counts = self.plan, self.stats, []
+        if stats.from_levels:
+            counts.append(f"{stats.from_levels} heights from levels")
+        if stats.defaulted and plan.height_constant is None and plan.extrudes:
+            counts.append(f"{stats.defaulted} missing heights set to {plan.default_height:g} m")
+        lacking = stats.ground_z + stats.ground_near + stats.ground_zero
+        if plan.ground_field and lacking:
+            how = [
+                f"{k} {what}"
+                for k, what in (
+                    (stats.ground_z, "from the geometry's Z"),
+                    (stats.ground_near, "from the nearest building's"),
+                    (stats.ground_zero, "at 0 m"),
+                )
+                if k
+            ]
+            counts.append(f"{lacking} missing ground altitudes: {', '.join(how)}")
+        return plan.describe(any_z) + (" (" + "; ".join(counts) + ")" if counts else "")
 
 
 # --- the whole conversion --------------------------------------------------------------------
@@ -921,30 +1103,69 @@ def _conform(batch: FeatureBatch, fields: Sequence[tuple[str, str]]) -> dict[str
     return out
 
 
-def _footprint_zmin(geoms: NDArray[np.object_]) -> NDArray[np.float64]:
-    """Lowest Z of each geometry's vertices, NaN without Z."""
-    out = np.full(len(geoms), np.nan)
+def _z_range(geoms: NDArray[np.object_]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Lowest and highest Z of each geometry's vertices, NaN without Z."""
+    lo, hi = np.full(len(geoms), np.nan), np.full(len(geoms), np.nan)
     has_z = ~shapely.is_missing(geoms) & shapely.has_z(geoms)
     if has_z.any():
         coords, which = shapely.get_coordinates(geoms[has_z], include_z=True, return_index=True)
-        zmin = np.full(int(has_z.sum()), np.inf)
+        zmin, zmax = np.full(int(has_z.sum()), np.inf), np.full(int(has_z.sum()), -np.inf)
         np.minimum.at(zmin, which, coords[:, 2])
-        out[has_z] = np.where(np.isfinite(zmin), zmin, np.nan)
+        np.maximum.at(zmax, which, coords[:, 2])
+        lo[has_z] = np.where(np.isfinite(zmin), zmin, np.nan)
+        hi[has_z] = np.where(np.isfinite(zmax), zmax, np.nan)
+    return lo, hi
+
+
+_TYPE_NAMES = (
+    "Point",
+    "LineString",
+    "LinearRing",
+    "Polygon",
+    "MultiPoint",
+    "MultiLineString",
+    "MultiPolygon",
+    "GeometryCollection",
+)
+
+
+def _geometry_types(geoms: NDArray[np.object_]) -> dict[tuple[str, str | None], int]:
+    """How many non-empty geometries of each (type name, kind): a GeometryCollection is of the
+    kind of its parts when they all have one, else of none."""
+    ids = shapely.get_type_id(geoms)
+    ids[shapely.is_empty(geoms)] = -1
+    counts = np.bincount(ids[ids >= 0], minlength=len(_TYPE_NAMES))
+    out: dict[tuple[str, str | None], int] = {}
+    for i, c in enumerate(counts[:7]):
+        if c:
+            out[_TYPE_NAMES[i], geometry_kind(_TYPE_NAMES[i])] = int(c)
+    for g in geoms[ids == 7]:
+        kinds = {geometry_kind(p.geom_type) for p in shapely.get_parts(g) if not p.is_empty}
+        key = ("GeometryCollection", kinds.pop() if len(kinds) == 1 else None)
+        out[key] = out.get(key, 0) + 1
     return out
 
 
-def _check_geometry_type(src: VectorSource) -> None:
-    base = src.geometry_type.replace("3D ", "").replace(" Z", "").replace(" M", "").strip()
-    if base in LINEAR or base in PUNCTUAL:
-        raise VectorError(
-            f"{src.name}: {base} layers are not supported yet; only polygon layers (building "
-            "footprints, parcels, zones) are converted to 3D Tiles"
-        )
+def layer_kind(name: str, types: dict[tuple[str, str | None], int]) -> str:
+    """The layer's one kind of geometry ("polygon", "line", "point") from the types counted in
+    it (see _geometry_types). A layer mixing kinds is refused rather than split: one layer is one
+    tileset, drawn one way, and which part of it a user meant is not ours to guess."""
+    kinds = {kind for (_, kind), count in types.items() if count}
+    if len(kinds) == 1 and None not in kinds:
+        return kinds.pop()
+    found = ", ".join(f"{count} {t}" for (t, _), count in sorted(types.items()) if count)
+    if not kinds:
+        raise VectorError(f"{name}: no geometry to extrude")
+    raise VectorError(
+        f"{name}: mixed geometry types in one layer ({found}); a layer holds polygons, lines or "
+        "points: import each kind as its own layer"
+    )
 
 
 @dataclass
 class _Index:
-    """What pass 1 learns: feature counts, bounds, the frame, the quadtree, ground fill-ins."""
+    """What pass 1 learns: feature counts, bounds, the frame, the quadtree, ground fill-ins,
+    and the geometry types met."""
 
     counts: list[int]
     bounds: tuple[float, float, float, float]
@@ -954,6 +1175,7 @@ class _Index:
     leaves: list[Key]
     children: dict[Key, list[Key]]
     ground_fill: NDArray[np.float64]
+    types: dict[tuple[str, str | None], int] = field(default_factory=dict)
 
 
 def _ground_fill(xy: NDArray[np.float64], ground: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -972,20 +1194,23 @@ def _ground_fill(xy: NDArray[np.float64], ground: NDArray[np.float64]) -> NDArra
 
 
 def _index(
-    srcs: list[VectorSource], plan: HeightPlan, opts: BuildingOptions, report: Progress
+    srcs: list[VectorSource], ground_field: str | None, opts: BuildingOptions, report: Progress
 ) -> _Index:
     """Pass 1: geometries (and the ground field) only, batch by batch."""
     centres, grounds, counts = [], [], [0] * len(srcs)
+    types: dict[tuple[str, str | None], int] = defaultdict(int)
     total = np.array([np.inf, np.inf, -np.inf, -np.inf])
     n_total = max(sum(s.feature_count for s in srcs), 1)
-    columns = [plan.ground_field] if plan.ground_field else []
+    columns = [ground_field] if ground_field else []
     done = 0
     for k, src in enumerate(srcs):
-        for batch in read_batches(src, batch_size=opts.batch_size, columns=columns, polygons=False):
+        for batch in read_batches(src, batch_size=opts.batch_size, columns=columns, geometry=None):
             counts[k] += batch.count
+            for key, count in _geometry_types(batch.geometries).items():
+                types[key] += count
             b = shapely.bounds(batch.geometries)
             centres.append(np.c_[(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2])
-            ground, bad = _numeric(batch, plan.ground_field)
+            ground, bad = _numeric(batch, ground_field)
             grounds.append(np.where(bad, np.nan, ground))
             if np.isfinite(b).any():
                 total = np.r_[
@@ -993,7 +1218,7 @@ def _index(
                     np.maximum(total[2:], np.nanmax(b[:, 2:], axis=0)),
                 ]
             done += batch.count
-            report(0.1 * done / n_total, f"indexed {done} footprints")
+            report(0.1 * done / n_total, f"indexed {done} features")
     if not np.isfinite(total).all():
         raise VectorError(f"{', '.join(s.name for s in srcs)}: no geometry to extrude")
     bounds = (float(total[0]), float(total[1]), float(total[2]), float(total[3]))
@@ -1006,14 +1231,13 @@ def _index(
         xy[good] = frame.to_local(centre[good, 0], centre[good, 1], zero)[:, :2]
     leaf_of, leaves, children = quadtree(xy[:, 0], xy[:, 1], opts.leaf_features, opts.max_depth)
     fill = _ground_fill(xy, np.concatenate(grounds))
-    return _Index(counts, bounds, frame, lonlat, leaf_of, leaves, children, fill)
+    return _Index(counts, bounds, frame, lonlat, leaf_of, leaves, children, fill, dict(types))
 
 
 @dataclass
 class _Tally:
     """What pass 2 counts."""
 
-    heights: _HeightStats = field(default_factory=_HeightStats)
     repaired: int = 0
     skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     zlo: float = math.inf
@@ -1024,7 +1248,7 @@ class _Tally:
 def _extrude_all(
     srcs: list[VectorSource],
     fields: list[tuple[str, str]],
-    plan: HeightPlan,
+    volumes: Volumes,
     index: _Index,
     store: _LeafStore,
     opts: BuildingOptions,
@@ -1035,22 +1259,22 @@ def _extrude_all(
     n_total = max(sum(index.counts), 1)
     offset = done = 0
     for k, src in enumerate(srcs):
-        for batch in read_batches(src, batch_size=opts.batch_size):
+        for batch in read_batches(src, batch_size=opts.batch_size, geometry=volumes.geometry):
             rows = slice(offset + batch.start, offset + batch.start + batch.count)
             tally.repaired += batch.repaired
             for reason, count in batch.skipped.items():
                 tally.skipped[reason] += count
-            zmin = _footprint_zmin(batch.geometries)
+            zmin, zmax = _z_range(batch.geometries)
             tally.any_z |= bool(np.isfinite(zmin).any())
-            ground, h = _heights(batch, plan, zmin, index.ground_fill[rows], tally.heights)
+            bottom, top = volumes.vertical(batch, zmin, zmax, index.ground_fill[rows])
             kept = ~shapely.is_missing(batch.geometries)
             if kept.any():
-                tally.zlo = min(tally.zlo, float(ground[kept].min()))
-                tally.zhi = max(tally.zhi, float((ground + h)[kept].max()))
+                tally.zlo = min(tally.zlo, float(bottom[kept].min()))
+                tally.zhi = max(tally.zhi, float(top[kept].max()))
             leaf_of = index.leaf_of[rows]
             if len(leaf_of) != batch.count or (kept & (leaf_of < 0)).any():
                 raise VectorError(f"{src.name}: the file changed while it was being read")
-            mesh = extrude(batch.geometries, ground, ground + h, index.frame.to_local)
+            mesh = volumes.mesh(volumes.footprints(batch), bottom, top, index.frame.to_local)
             for leaf, piece in _split_by_leaf(mesh, leaf_of, _conform(batch, fields)):
                 store.add(leaf, piece)
             built = np.zeros(batch.count, bool)
@@ -1068,6 +1292,7 @@ def _write_leaves(
     index: _Index,
     store: _LeafStore,
     fields: list[tuple[str, str]],
+    style: ContentStyle,
     out_dir: Path,
     report: Progress,
 ) -> tuple[dict[Key, tuple[str, NDArray, NDArray]], int]:
@@ -1079,33 +1304,11 @@ def _write_leaves(
         if not pieces:
             continue
         uri = f"{CONTENT_DIR}/{key[0]}-{key[1]}-{key[2]}.glb"
-        lo, hi, count = write_buildings_glb(out_dir / uri, pieces, fields)
+        lo, hi, count = write_buildings_glb(out_dir / uri, pieces, fields, style)
         content[key] = (uri, lo, hi)
         written += count
         report(0.8 + 0.19 * (i + 1) / len(index.leaves), f"wrote {len(content)} tiles")
     return content, written
-
-
-def _height_note(plan: HeightPlan, tally: _Tally, frame: _Frame, opts: BuildingOptions) -> str:
-    note = f"{plan.describe(tally.any_z)}; {frame.note}"
-    stats, counts = tally.heights, []
-    if stats.from_levels:
-        counts.append(f"{stats.from_levels} heights from levels")
-    if stats.defaulted and plan.height_constant is None and (plan.height_field or plan.level_field):
-        counts.append(f"{stats.defaulted} missing heights set to {opts.default_height:g} m")
-    lacking = stats.ground_z + stats.ground_near + stats.ground_zero
-    if plan.ground_field and lacking:
-        how = [
-            f"{k} {what}"
-            for k, what in (
-                (stats.ground_z, "from the geometry's Z"),
-                (stats.ground_near, "from the nearest building's"),
-                (stats.ground_zero, "at 0 m"),
-            )
-            if k
-        ]
-        counts.append(f"{lacking} missing ground altitudes: {', '.join(how)}")
-    return note + (" (" + "; ".join(counts) + ")" if counts else "")
 
 
 def _open_sources(sources: list[Path], srs: str | None) -> list[VectorSource]:
@@ -1113,8 +1316,6 @@ def _open_sources(sources: list[Path], srs: str | None) -> list[VectorSource]:
     if not files:
         raise VectorError("no vector file among the sources")
     srcs = [open_vector(p, srs=srs) for p in files]
-    for src in srcs:
-        _check_geometry_type(src)
     for src in srcs[1:]:
         if src.crs != srcs[0].crs:
             raise VectorError(
@@ -1122,6 +1323,30 @@ def _open_sources(sources: list[Path], srs: str | None) -> list[VectorSource]:
                 "layer takes one CRS (import them separately, or give --srs if they agree)"
             )
     return srcs
+
+
+def _volumes(
+    kind: str,
+    plan: HeightPlan,
+    height: str | float | None,
+    names: list[str],
+    index: _Index,
+    opts: BuildingOptions,
+) -> Volumes:
+    """Buildings for polygons with a height; draped volumes for the rest (tiles.draped)."""
+    if kind == "polygon" and plan.extrudes:
+        return _BuildingVolumes(plan)
+    if kind != "polygon" and height is not None:
+        raise VectorError(
+            f"height {height!r}: heights apply to polygon layers (extruded buildings); a {kind} "
+            "layer is draped on the ground: import it without a height"
+        )
+    from tiles.draped import DrapedVolumes  # tiles.draped builds on this module
+
+    asked = plan.height_constant == 0
+    return DrapedVolumes(
+        kind, names, plan.ground_field, index.frame, index.lonlat, opts.drape, asked=asked
+    )
 
 
 def tile_vector_layer(
@@ -1133,35 +1358,48 @@ def tile_vector_layer(
     progress: Progress | None = None,
     options: BuildingOptions | None = None,
 ) -> VectorResult:
-    """Extrude the polygons of vector `sources` (one layer: several files are merged) into a
+    """Turn the features of vector `sources` (one layer: several files are merged) into a
     3D Tiles 1.1 tileset written to `out_dir` (tileset.json + t/*.glb).
 
+    Polygons with a height (the `height` argument, or a height or level field: see
+    plan_heights) are extruded as buildings. Lines, points, and polygons without any height
+    (parcels, zones; or given `height=0`) become closed volumes around the ground that CesiumJS
+    drapes on terrain and 3D Tiles as classification (tiles.draped); tileset.json says so in
+    asset.extras.twin.draped, and `VectorResult.draped` too. Every feature keeps all its
+    attributes, pickable.
+
     `srs` overrides (or supplies) the sources' CRS; `height` is a field name or a constant in
-    metres (None: detected, see plan_heights). `progress(fraction, message)` is called along the
-    way; an exception raised from it stops the conversion. Raises VectorError for unreadable
-    sources, sources without a CRS (and no `srs`), point/line layers, or no polygon at all.
+    metres (None: detected). `progress(fraction, message)` is called along the way; an
+    exception raised from it stops the conversion. Raises VectorError for unreadable sources,
+    sources without a CRS (and no `srs`), a layer mixing polygons, lines and points, a height
+    given for lines or points, or no geometry at all.
     """
     opts = options or BuildingOptions()
     report = progress or (lambda _f, _m: None)
     out_dir = Path(out_dir)
     srcs = _open_sources(sources, srs)
+    names = ", ".join(s.name for s in srcs)
     fields = _merge_fields(srcs)
     plan = plan_heights([n for n, _ in fields], height, opts)
     report(0.0, f"reading {sum(s.feature_count for s in srcs)} features from {len(srcs)} file(s)")
-    index = _index(srcs, plan, opts, report)
+    index = _index(srcs, plan.ground_field, opts, report)
+    kind = layer_kind(names, index.types)
+    volumes = _volumes(kind, plan, height, [n for n, _ in fields], index, opts)
+    draped = not isinstance(volumes, _BuildingVolumes)
     work = Path(opts.work_dir or out_dir / ".buildings-work")
     out_dir.mkdir(parents=True, exist_ok=True)
     store = _LeafStore(work, opts.memory_budget)
     try:
-        tally = _extrude_all(srcs, fields, plan, index, store, opts, report)
-        content, written = _write_leaves(index, store, fields, out_dir, report)
+        tally = _extrude_all(srcs, fields, volumes, index, store, opts, report)
+        content, written = _write_leaves(index, store, fields, volumes.style, out_dir, report)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     skipped = dict(tally.skipped)
     if written == 0:
         why = f" ({', '.join(f'{k}: {v}' for k, v in skipped.items())})" if skipped else ""
-        raise VectorError(f"{', '.join(s.name for s in srcs)}: no polygon to extrude{why}")
-    height_note = _height_note(plan, tally, index.frame, opts)
+        what = f"no {kind} to drape" if draped else "no polygon to extrude"
+        raise VectorError(f"{names}: {what}{why}")
+    height_note = f"{volumes.describe(tally.any_z)}; {index.frame.note}"
     notes = [srcs[0].crs_note]
     if tally.repaired:
         notes.append(f"{tally.repaired} invalid geometries repaired with make_valid")
@@ -1173,9 +1411,12 @@ def tile_vector_layer(
         "heightNote": height_note,
         "notes": notes,
         "geometricError": "inner tiles: 1/8 of the box's horizontal diagonal (m); leaves 0",
+        # what the viewer needs to know to draw it: draped tilesets are classification volumes
+        "twin": {"draped": draped, "geometry": kind},
     }
-    _write_tileset(out_dir, index.children, content, index.frame, extras)
-    report(1.0, f"{written} buildings in {len(content)} tiles")
+    _write_tileset(out_dir, index.children, content, index.frame, extras, volumes.style.generator)
+    what = f"draped {kind}s" if draped else "buildings"
+    report(1.0, f"{written} {what} in {len(content)} tiles")
     x0, y0, x1, y1 = index.bounds
     return VectorResult(
         feature_count=written,
@@ -1188,4 +1429,6 @@ def tile_vector_layer(
         repaired=tally.repaired,
         skipped=sum(skipped.values()),
         notes=notes,
+        draped=draped,
+        geometry=kind,
     )

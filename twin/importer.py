@@ -119,6 +119,8 @@ def build_tiles(
             "tiles": vec.tile_count,
             "height_note": vec.height_note,
             "repaired": vec.repaired,
+            "draped": vec.draped,
+            "geometry": vec.geometry,
         }
         result = vec
     stats |= {

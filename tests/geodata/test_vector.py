@@ -19,6 +19,7 @@ from pyproj import CRS
 
 from geodata.vector import (
     VectorError,
+    geometry_kind,
     layer_files,
     normalise_crs,
     open_vector,
@@ -276,3 +277,85 @@ def test_other_formats(tmp_path: Path, driver: str) -> None:
     expected = dict(zip(values[fields.index("batiment_c")], shapely.from_wkb(wkb), strict=True))
     assert sorted(cols["batiment_c"]) == sorted(expected)
     assert all(g.equals(expected[i]) for i, g in zip(cols["batiment_c"], geoms, strict=True))
+
+
+# --- lines and points ------------------------------------------------------------------------
+
+LINE = {"type": "LineString", "coordinates": [[5.0, 43.0], [5.001, 43.001]]}
+POINT = {"type": "Point", "coordinates": [5.0, 43.0]}
+OSM = DATA / "osm" / "monaco-osrm-2016.osm.pbf"
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("Polygon", "polygon"),
+        ("3D MultiPolygon", "polygon"),
+        ("LineString Z", "line"),
+        ("MultiLineString", "line"),
+        ("Point", "point"),
+        ("MultiPoint ZM", "point"),
+        ("GeometryCollection", None),
+        ("Unknown", None),
+    ],
+)
+def test_geometry_kind(name: str, kind: str | None) -> None:
+    assert geometry_kind(name) == kind
+
+
+def test_lines_and_points_kept_by_kind(tmp_path: Path) -> None:
+    """geometry="line" / "point" keep that kind (a collection's parts of it too) and skip the
+    rest with a count, attributes aligned; geometry=None returns geometries as read."""
+    both = {"type": "GeometryCollection", "geometries": [LINE, POINT, LINE]}
+    path = _geojson(
+        tmp_path,
+        [
+            _feature(SQUARE, n=1),
+            _feature(LINE, n=2),
+            _feature(POINT, n=3),
+            _feature(both, n=4),
+            _feature(None, n=5),
+        ],
+    )
+    src = open_vector(path)
+    [lines] = read_batches(src, geometry="line")
+    assert [g and g.geom_type for g in lines.geometries] == [
+        None,
+        "LineString",
+        None,
+        "MultiLineString",
+        None,
+    ]
+    assert len(lines.geometries[3].geoms) == 2
+    assert lines.skipped == {"empty or missing geometry": 1, "not a line": 2}
+    [points] = read_batches(src, geometry="point")
+    assert [g and g.geom_type for g in points.geometries] == [
+        None,
+        None,
+        "Point",
+        "MultiPoint",
+        None,
+    ]
+    assert points.skipped == {"empty or missing geometry": 1, "not a point": 2}
+    assert points.columns["n"].values.tolist() == [1, 2, 3, 4, 5]
+    [raw] = read_batches(src, geometry=None)
+    assert [g and g.geom_type for g in raw.geometries] == [
+        "Polygon",
+        "LineString",
+        "Point",
+        "GeometryCollection",
+        None,
+    ]
+    with pytest.raises(ValueError, match="geometry"):
+        next(read_batches(src, geometry="surface"))
+
+
+def test_osm_lines_layer_in_batches() -> None:
+    """The OSM driver's 'lines' layer reads in batches like any other (skip_features)."""
+    src = open_vector(need(OSM), layer="lines")
+    assert src.geometry_type == "LineString" and src.crs == "EPSG:4326"
+    batches = list(read_batches(src, geometry="line", batch_size=1000))
+    assert sum(b.count for b in batches) == src.feature_count > 3000
+    assert all(not b.skipped for b in batches)
+    names = np.concatenate([b.columns["name"].values for b in batches])
+    assert "Avenue Princesse Grace" in set(names)

@@ -441,20 +441,29 @@ def test_roof_triangulation_shapes() -> None:
 # --- other layers and failures ---------------------------------------------------------------
 
 
-def test_commune_in_lambert93_flat(tmp_path: Path) -> None:
-    result = tile_vector_layer([need(COMMUNE)], tmp_path)
+def test_commune_in_lambert93_without_height_is_draped(tmp_path: Path) -> None:
+    """A polygon layer with no height field and no height given is draped (tiles.draped), not
+    extruded to a default 3 m as before; a height given explicitly still extrudes it."""
+    result = tile_vector_layer([need(COMMUNE)], tmp_path / "draped")
     assert result.source_crs == "EPSG:2154"
     assert result.feature_count == 1 and result.tile_count == 1
-    assert "default height 3 m" in result.height_note
-    assert "ground at 0 m" in result.height_note
-    assert result.bounds_source[2] == 0 and result.bounds_source[5] == 3
-    decoded = Decoded(tmp_path)
+    assert result.draped and result.geometry == "polygon"
+    assert "draped" in result.height_note and "default height" not in result.height_note
+    assert (result.bounds_source[2], result.bounds_source[5]) == (-100, 1000)
+    decoded = Decoded(tmp_path / "draped")
+    assert decoded.tileset["asset"]["extras"]["twin"] == {"draped": True, "geometry": "polygon"}
     [table] = decoded.tables
     assert table["NOM"] == ["Périgueux"] and table["POPULATION"] == [29896]
     w, s, e, n = result.bounds_wgs84
     assert 0.6 < w < e < 0.8 and 45.1 < s < n < 45.3
     if (SCHEMAS / "tileset.schema.json").is_file():
-        assert validate_tileset_tree(tmp_path / "tileset.json", SCHEMAS) == []
+        assert validate_tileset_tree(tmp_path / "draped" / "tileset.json", SCHEMAS) == []
+    flat = tile_vector_layer([COMMUNE], tmp_path / "flat", height=3)
+    assert not flat.draped and "height 3 m for every feature" in flat.height_note
+    assert "ground at 0 m" in flat.height_note
+    assert flat.bounds_source[2] == 0 and flat.bounds_source[5] == 3
+    tileset = Decoded(tmp_path / "flat").tileset
+    assert tileset["asset"]["extras"]["twin"] == {"draped": False, "geometry": "polygon"}
 
 
 def test_lambert93_geopackage_agrees_with_wgs84(tmp_path: Path) -> None:
@@ -560,13 +569,17 @@ def test_bowtie_repaired_and_nulls(tmp_path: Path) -> None:
     assert result.bounds_source[5] == pytest.approx(6.0)  # 2 levels x 3 m; the other 3 m
 
 
-def test_lines_are_not_supported_yet(tmp_path: Path) -> None:
-    line = {"type": "LineString", "coordinates": [[5.0, 43.0], [5.1, 43.1]]}
+def test_lines_are_draped_not_extruded(tmp_path: Path) -> None:
+    """Line layers were refused; they are now draped (tests/tiles/test_draped.py has more)."""
+    line = {"type": "LineString", "coordinates": [[5.0, 43.0], [5.001, 43.001]]}
     path = _geojson(
-        tmp_path / "roads.geojson", [{"type": "Feature", "properties": {}, "geometry": line}]
+        tmp_path / "roads.geojson",
+        [{"type": "Feature", "properties": {"hauteur": 4.0}, "geometry": line}],
     )
-    with pytest.raises(VectorError, match="not supported yet"):
-        tile_vector_layer([path], tmp_path / "out")
+    result = tile_vector_layer([path], tmp_path / "out")
+    assert result.draped and result.geometry == "line" and result.feature_count == 1
+    with pytest.raises(VectorError, match="polygon layers"):
+        tile_vector_layer([path], tmp_path / "x", height=5)
 
 
 @pytest.mark.parametrize("name", ["dem/pysheds_dem.tif", "SOURCES.md"])

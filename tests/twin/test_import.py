@@ -201,6 +201,7 @@ def test_shapefile_zip_upload_becomes_buildings_layer(
     assert done["status"] == "succeeded", done["error"]
     layer = client.get(f"/api/v1/layers/{done['result']['layer_id']}").json()
     assert layer["kind"] == "vector" and layer["feature_count"] == 364
+    assert layer["draped"] is False and layer["geometry"] == "polygon"
     assert layer["source_crs"] == "EPSG:4326"
     assert {"hauteur", "altitude_s", "batiment_c"} <= {a["name"] for a in layer["attributes"]}
     w, s, e, n = layer["extent_wgs84"]
@@ -208,3 +209,21 @@ def test_shapefile_zip_upload_becomes_buildings_layer(
     settings = client.app.state.settings  # type: ignore[attr-defined]
     tileset = settings.tiles_dir / layer["tileset_url"].removeprefix("/tiles/")
     assert validate_tileset_tree(tileset, SCHEMAS) == []
+
+
+def test_flood_zone_polygons_without_height_are_draped(
+    client: TestClient, auth: dict[str, dict[str, str]], shared_data: Path, tmp_path: Path
+) -> None:
+    """Polygons with no height field (the TRI flood zones) drape on the ground."""
+    import zipfile
+
+    archive = tmp_path / "tri.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for part in (shared_data / "flood/tri_perigueux").glob("*"):
+            zf.write(part, part.name)
+    job = upload(client, auth["gis"], archive, name="TRI Perigueux")
+    done = wait_job(client, job["id"], auth["gis"])
+    assert done["status"] == "succeeded", done["error"]
+    layer = client.get(f"/api/v1/layers/{done['result']['layer_id']}").json()
+    assert layer["draped"] is True and layer["feature_count"] == 114
+    assert layer["source_crs"] == "EPSG:2154"

@@ -37,6 +37,8 @@ def layer_out(layer: Layer) -> LayerOut:
         point_count=stats.get("points"),
         feature_count=stats.get("features"),
         attributes=stats.get("attributes", []),
+        draped=bool(stats.get("draped", False)),
+        geometry=stats.get("geometry"),
         tileset_url=tileset_url(current) if current else None,
         version=current.number if current else None,
         versions=[

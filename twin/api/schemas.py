@@ -70,6 +70,8 @@ class LayerOut(BaseModel):
     point_count: int | None
     feature_count: int | None
     attributes: list[dict[str, Any]] = Field(description="attribute schema: name and type")
+    draped: bool = Field(description="vector features draped on the ground (classification)")
+    geometry: str | None = Field(description="vector layers: polygon, line or point")
     tileset_url: str | None
     version: int | None
     versions: list[LayerVersionOut]

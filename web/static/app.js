@@ -708,7 +708,9 @@
       ? S.breaksFor(attribute, attribute.height ? null : loadedValues(entry.tileset, attribute.id))
       : null;
     if (selected && selected.layerId === entry.layer.id) closeInfo();
-    if (entry.tileset) entry.tileset.style = S.buildingStyle(attribute, vector.breaks);
+    if (entry.tileset) {
+      entry.tileset.style = S.buildingStyle(attribute, vector.breaks, entry.layer.draped);
+    }
     updateVectorLegend(entry);
     scene.requestRender();
   }
@@ -750,6 +752,11 @@
       // than 2 px on screen, so that points (3 px by default) leave no gaps.
       return { maximumScreenSpaceError: 2 };
     }
+    if (layer.kind === "vector" && layer.draped) {
+      // Closed volumes around the ground: drawn as classification, so they drape over the
+      // globe and over other 3D Tiles instead of standing as walls.
+      return { maximumScreenSpaceError: 16, classificationType: Cesium.ClassificationType.BOTH };
+    }
     return { maximumScreenSpaceError: 16 };
   }
 
@@ -770,7 +777,11 @@
         entry.tileset = tileset;
         if (entry.pc) stylePointCloud(entry, tileset);
         if (entry.vector) {
-          tileset.style = S.buildingStyle(entry.vector.attribute, entry.vector.breaks);
+          tileset.style = S.buildingStyle(
+            entry.vector.attribute,
+            entry.vector.breaks,
+            entry.layer.draped,
+          );
         }
         scene.primitives.add(tileset);
         byTileset.set(tileset, entry.layer.id);
@@ -1000,7 +1011,13 @@
         entry.loading = Promise.resolve(old.tileset);
         row.querySelector(":scope > input").checked = old.tileset.show;
         if (entry.pc) stylePointCloud(entry, old.tileset);
-        if (entry.vector) old.tileset.style = S.buildingStyle(entry.vector.attribute, entry.vector.breaks);
+        if (entry.vector) {
+          old.tileset.style = S.buildingStyle(
+            entry.vector.attribute,
+            entry.vector.breaks,
+            entry.layer.draped,
+          );
+        }
         setStatus(entry, "ready");
       }
     }

@@ -201,8 +201,15 @@
   }
 
   /** A Cesium3DTileStyle for buildings: plain, or a choropleth of `attribute` over `breaks`. */
-  function buildingStyle(attribute, breaks) {
-    if (!attribute) return new Cesium.Cesium3DTileStyle({ color: `color('${BUILDING_COLOR}')` });
+  /** Draped features (parcels, networks, points of interest) tint what lies under them. */
+  const DRAPED_COLOR = "color('#38bdf8', 0.6)";
+
+  function buildingStyle(attribute, breaks, draped) {
+    if (!attribute) {
+      return new Cesium.Cesium3DTileStyle({
+        color: draped ? DRAPED_COLOR : `color('${BUILDING_COLOR}')`,
+      });
+    }
     const v = "${" + attribute.id + "}";
     const conditions = [[`${v} === undefined || ${v} === null || isNaN(${v})`, "color('#9ca3af')"]];
     breaks.forEach((b, i) => conditions.push([`${v} < ${b}`, `color('${CHOROPLETH[i]}')`]));
