@@ -78,6 +78,12 @@ DEMO_IMPORTS = (
         "10,381 building footprints of Perigueux extruded by their BDNB height ('hauteur') "
         "from their ground altitude ('altitude_s'); every BDNB attribute kept for picking.",
     ),
+    DemoImport(
+        "flood/tri_perigueux/n_tri_peri_inondable_01_01for_s_024.shp",
+        "Flood zone: Perigueux TRI, high probability (Georisques)",
+        "Official high-probability flood extent of the Isle at Perigueux (TRI, Flood "
+        "Directive), 114 polygons draped on the ground over the buildings.",
+    ),
 )
 
 

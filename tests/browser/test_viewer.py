@@ -24,6 +24,7 @@ MARSEILLE_LAYER = "Sample: multiple contents (3D Tiles 1.1)"
 CITY_LAYER = "Sample: city blocks (3D Tiles 1.0, b3dm)"
 LIDAR_LAYER = "LiDAR HD: Montpellier urban crop (IGN)"
 KIND_LABELS = {"tiles3d": "3D Tiles", "pointcloud": "Point cloud", "vector": "Buildings"}
+DRAPED_LABELS = {"polygon": "Areas on the ground", "line": "Lines on the ground", "point": "Points"}
 BUILDING_CLASS_RGB = (0xE4, 0x57, 0x2E)  # class 6 in "Class" mode (web/static/styles.js)
 HOME = (5.0, 43.2, 5.8, 43.7)
 SETTLE_MS = 120_000
@@ -221,7 +222,10 @@ def test_layer_panel_lists_the_layers(viewer: Viewer) -> None:
         assert row.locator("button.zoom").is_enabled()
         assert row.get_attribute("title") == layer["description"]
         meta = row.locator(".layer-meta").inner_text()
-        assert meta.startswith(KIND_LABELS.get(layer["kind"], layer["kind"])), meta
+        label = KIND_LABELS.get(layer["kind"], layer["kind"])
+        if layer.get("draped"):
+            label = DRAPED_LABELS[layer["geometry"]]
+        assert meta.startswith(label), meta
         if layer["kind"] == "pointcloud":
             assert f"{layer['point_count']:,} pts" in meta, meta
         elif layer["kind"] == "vector" and layer["feature_count"]:

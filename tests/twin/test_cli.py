@@ -67,12 +67,12 @@ def test_user_add_then_login(env: dict[str, str]) -> None:
 def test_demo_loads_scene_twice_without_duplicates(env: dict[str, str]) -> None:
     first = run(env, "demo", "--no-serve")
     assert first.returncode == 0, first.stderr  # also: no crash at exit (one PROJ in process)
-    assert "6 layer(s) added" in first.stdout
+    assert "7 layer(s) added" in first.stdout
     second = run(env, "demo", "--no-serve")
     assert second.returncode == 0, second.stderr
-    assert "0 layer(s) added, 6 already loaded" in second.stdout
+    assert "0 layer(s) added, 7 already loaded" in second.stdout
     layers = json.loads(run(env, "layers", "list", "--json").stdout)
-    assert len(layers) == 6 and all(la["status"] == "ready" for la in layers)
+    assert len(layers) == 7 and all(la["status"] == "ready" for la in layers)
     jobs = run(env, "jobs")
     assert jobs.returncode == 0 and jobs.stdout.count("succeeded") == 2
 

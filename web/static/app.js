@@ -199,7 +199,10 @@
   const KINDS = { tiles3d: "3D Tiles", pointcloud: "Point cloud", vector: "Buildings" };
   const numberFormat = new Intl.NumberFormat("en-US");
 
+  const DRAPED = { polygon: "Areas on the ground", line: "Lines on the ground", point: "Points" };
+
   function kindLabel(layer) {
+    if (layer.kind === "vector" && layer.draped) return DRAPED[layer.geometry] || "On the ground";
     return KINDS[layer.kind] || layer.kind;
   }
 
