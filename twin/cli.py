@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import select
 
 from twin.config import Settings
+from twin.console import cli_errors, err, out, progress_bar
 from twin.db import Database
-from twin.errors import TwinError
 from twin.migrate import upgrade
 from twin.sim.cli import sim_app
 
@@ -30,27 +27,6 @@ app.add_typer(user_app, name="user")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(layers_app, name="layers")
 app.add_typer(sim_app, name="sim")
-
-out = Console()
-err = Console(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def cli_errors(fn: F) -> F:
-    """Turn domain errors into a one-line message and a non-zero exit, never a traceback."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except TwinError as exc:
-            err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
-            raise typer.Exit(2) from None
-        except ValueError as exc:  # settings validation and friends
-            err.print(f"[bold red]error:[/] {exc}", highlight=False)
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 @contextmanager
@@ -69,21 +45,6 @@ def _ready(db: Database) -> Database:
     upgrade(db)
     db.check()
     return db
-
-
-@contextmanager
-def progress_bar(title: str) -> Iterator[Callable[[float, str], None]]:
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[note]}"),
-        console=err,
-        transient=False,
-    ) as bar:
-        task = bar.add_task(title, total=1.0, note="")
-        yield lambda fraction, note: bar.update(task, completed=fraction, note=note)
 
 
 def _serve(settings: Settings, workers: int) -> None:

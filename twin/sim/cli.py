@@ -1,43 +1,16 @@
-"""`twin sim …`: run simulations from the command line (a thin layer over `twin.sim.flood`).
-
-The error decorator mirrors `twin.cli.cli_errors`; it is repeated here because `twin.cli`
-imports this module (importing it back would be a cycle).
-"""
+"""`twin sim …`: run simulations from the command line (a thin layer over `twin.sim.flood`)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from twin.errors import TwinError
+from twin.console import cli_errors, err, progress_bar
 
 sim_app = typer.Typer(help="Run simulations (flood).", no_args_is_help=True)
-err = Console(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def sim_errors(fn: F) -> F:
-    """Bad input and diverged runs: a one-line `error: ...` on stderr, exit 2, no traceback."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except TwinError as exc:
-            err.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-        except ValueError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _point(spec: str, what: str) -> tuple[float, float]:
@@ -49,7 +22,7 @@ def _point(spec: str, what: str) -> tuple[float, float]:
 
 
 @sim_app.command("flood")
-@sim_errors
+@cli_errors
 def flood(
     dem: Annotated[Path, typer.Option(help="DEM GeoTIFF (projected CRS, metres).")],
     duration: Annotated[float, typer.Option(help="Simulated time, seconds.")],
@@ -107,20 +80,8 @@ def flood(
         closed_boundaries=closed_boundaries,
     )
     prepared = prepare(scenario)  # every input checked before the progress bar appears
-    with Progress(
-        TextColumn("[bold]flood"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[note]}"),
-        console=err,
-    ) as bar:
-        task = bar.add_task("flood", total=1.0, note="")
-        summary = run_flood(
-            scenario,
-            on_progress=lambda f, note: bar.update(task, completed=f, note=note),
-            prepared=prepared,
-        )
+    with progress_bar("flood") as report:
+        summary = run_flood(scenario, on_progress=report, prepared=prepared)
     err.print(
         f"{summary['steps']:,} steps in {summary['wall_s']:.1f} s ({summary['kernel']}), "
         f"max depth {summary['max_depth_m']:.2f} m, flooded {summary['flooded_area_m2']:,.0f} m², "
@@ -131,7 +92,7 @@ def flood(
 
 
 @sim_app.command("bathtub")
-@sim_errors
+@cli_errors
 def bathtub_cmd(
     dem: Annotated[Path, typer.Option(help="DEM GeoTIFF (projected CRS, metres).")],
     level: Annotated[float, typer.Option(help="Water level (m, the DEM's datum).")],
