@@ -71,13 +71,39 @@ def build_mosaic(n: int, folder: Path) -> list[Path]:
     return paths
 
 
+PEAK_MB: dict[str, float] = {}  # command name -> peak resident memory of its process tree
+
+
+def _tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants (workers count too)."""
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f"/proc/{p}/statm") as f:
+                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    stack.extend(int(c) for c in f.read().split())
+        except (OSError, ValueError):
+            continue
+    return total / 2**20
+
+
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
+    """Wall time and stdout of `cmd`; its peak tree memory is kept in PEAK_MB (sampled at 20 Hz)."""
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    peak = 0.0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss_mb(proc.pid))
+        time.sleep(0.05)
+    stdout, stderr = proc.communicate()
     seconds = time.perf_counter() - start
+    PEAK_MB[Path(cmd[0]).name] = peak
     if proc.returncode != 0:
-        raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): {proc.stderr[-1500:]}")
-    return seconds, proc.stdout
+        raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): {stderr[-1500:]}")
+    return seconds, stdout
 
 
 def run_ours(sources: list[Path], out: Path, jobs: int | None) -> tuple[float, int]:
@@ -160,7 +186,10 @@ def main() -> int:
             f"{cpus} CPUs; py3dtiles --jobs {jobs}, ours workers={args.jobs or 'auto'}; "
             f"best of {args.repeat} runs, each a fresh process"
         )
-        header = f"{'input':<10} {'tool':<10} {'points':>10} {'tiles':>6} {'s':>7} {'points/s':>10}"
+        header = (
+            f"{'input':<10} {'tool':<10} {'points':>10} {'tiles':>6} {'s':>7} {'points/s':>10} "
+            f"{'peak MB':>8}"
+        )
         rows = []
         for label, sources in inputs:
             points = count_points(sources)
@@ -170,7 +199,7 @@ def main() -> int:
             name = "tile" if len(sources) == 1 else "mosaic"
             print(
                 f"{name:<10} {'ours':<10} {points:>10,} {ours[1]:>6} {ours[0]:>7.2f} "
-                f"{points / ours[0]:>10,.0f}"
+                f"{points / ours[0]:>10,.0f} {PEAK_MB[Path(sys.executable).name]:>8,.0f}"
             )
             if problem:
                 continue
@@ -185,7 +214,7 @@ def main() -> int:
                 continue
             print(
                 f"{name:<10} {'py3dtiles':<10} {points:>10,} {base[1]:>6} {base[0]:>7.2f} "
-                f"{points / base[0]:>10,.0f}"
+                f"{points / base[0]:>10,.0f} {PEAK_MB[Path(args.py3dtiles).name]:>8,.0f}"
             )
             rows.append((name, base[0] / ours[0]))
         if rows:
