@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from twin.config import Settings
-from twin.errors import AuthenticationError, Conflict, InputError, NotFound
+from twin.errors import AuthenticationError, Conflict, InputError
 from twin.models import ROLES, User, utcnow
 
 _hasher = PasswordHash.recommended()
@@ -76,11 +76,4 @@ def user_from_token(session: Session, token: str, settings: Settings) -> User:
     user = session.get(User, user_id)
     if user is None or not user.active:
         raise AuthenticationError("token's user no longer exists or is disabled")
-    return user
-
-
-def get_user(session: Session, username: str) -> User:
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None:
-        raise NotFound(f"user {username!r} not found")
     return user
