@@ -16,7 +16,7 @@ from twin.catalog import sweep_orphans
 from twin.config import Settings
 from twin.db import Database
 from twin.jobs import JobRunner
-from twin.migrate import upgrade
+from twin.migrate import prepare
 from twin.static import TileFiles
 
 log = logging.getLogger(__name__)
@@ -31,9 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings.resolved_database_url)
-        db.ping()
-        upgrade(db)
-        db.check()
+        prepare(db)
         runner = JobRunner(db, workers=settings.job_workers)
         orphans = runner.recover()
         if orphans:

@@ -64,6 +64,14 @@ def find_layer_by_name(session: Session, name: str) -> Layer | None:
     return session.scalar(select(Layer).where(Layer.name == name).order_by(Layer.id))
 
 
+def layer_name(name: str) -> str:
+    """A layer name as stored: trimmed, 1 to 200 characters."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InputError("layer name must be 1 to 200 characters")
+    return name
+
+
 def _require_editor(user: User | None) -> None:
     if user is None or user.role not in LAYER_EDITORS:
         raise PermissionDenied("changing layers needs the gis or admin role")
@@ -71,9 +79,7 @@ def _require_editor(user: User | None) -> None:
 
 def rename_layer(session: Session, layer_id: int, name: str, user: User | None) -> Layer:
     _require_editor(user)
-    name = name.strip()
-    if not name or len(name) > 200:
-        raise InputError("name must be 1 to 200 characters")
+    name = layer_name(name)
     layer = get_layer(session, layer_id, user)
     layer.name = name
     return layer
@@ -151,9 +157,7 @@ def new_layer(
     source_crs: str | None = None,
     user_id: int | None = None,
 ) -> Layer:
-    name = name.strip()
-    if not name or len(name) > 200:
-        raise InputError("layer name must be 1 to 200 characters")
+    name = layer_name(name)
     layer = Layer(
         name=name,
         kind=kind,

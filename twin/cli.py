@@ -16,7 +16,7 @@ from sqlalchemy import select
 from twin.config import Settings
 from twin.console import cli_errors, err, out, progress_bar
 from twin.db import Database
-from twin.migrate import upgrade
+from twin.migrate import prepare
 from twin.sim.cli import sim_app
 
 app = typer.Typer(help="twin: a 3D digital twin server.", no_args_is_help=True)
@@ -35,16 +35,10 @@ def database(settings: Settings) -> Iterator[Database]:
     settings.ensure_dirs()
     db = Database(settings.resolved_database_url)
     try:
-        yield _ready(db)
+        prepare(db)
+        yield db
     finally:
         db.dispose()
-
-
-def _ready(db: Database) -> Database:
-    db.ping()
-    upgrade(db)
-    db.check()
-    return db
 
 
 def _serve(settings: Settings, workers: int) -> None:

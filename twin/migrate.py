@@ -26,3 +26,11 @@ def upgrade(db: Database, revision: str = "head") -> None:
     with db.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+
+
+def prepare(db: Database) -> str:
+    """Reach the database, migrate it, and return its spatial extension's version; every start
+    (server or CLI) goes through here so an unreachable database fails the same clear way."""
+    db.ping()
+    upgrade(db)
+    return db.check()
