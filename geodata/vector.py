@@ -368,16 +368,22 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
-def _polygonal(geoms: NDArray[np.object_]) -> tuple[NDArray[np.object_], int, dict[str, int]]:
-    """Polygons and multipolygons kept (invalid ones repaired), everything else set to None.
-
-    Returns the geometries, how many were repaired, and how many were skipped, by reason."""
+def _without_empty(geoms: NDArray[np.object_]) -> tuple[NDArray[np.object_], dict[str, int]]:
+    """A copy with empty and missing geometries set to None, and their count by reason."""
     out = np.array(geoms, dtype=object)
     skipped: dict[str, int] = {}
     missing = shapely.is_missing(out) | shapely.is_empty(out)
     if missing.any():
         skipped["empty or missing geometry"] = int(missing.sum())
         out[missing] = None
+    return out, skipped
+
+
+def _polygonal(geoms: NDArray[np.object_]) -> tuple[NDArray[np.object_], int, dict[str, int]]:
+    """Polygons and multipolygons kept (invalid ones repaired), everything else set to None.
+
+    Returns the geometries, how many were repaired, and how many were skipped, by reason."""
+    out, skipped = _without_empty(geoms)
     type_ids = shapely.get_type_id(out)
     # 3 Polygon, 6 MultiPolygon, 7 GeometryCollection (may hold polygons)
     other = (type_ids >= 0) & ~np.isin(type_ids, (3, 6, 7))
@@ -406,12 +412,7 @@ def _of_kind(geoms: NDArray[np.object_], kind: str) -> tuple[NDArray[np.object_]
     they are buffered, and a buffer is valid whatever its input.
 
     Returns the geometries and how many were skipped, by reason."""
-    out = np.array(geoms, dtype=object)
-    skipped: dict[str, int] = {}
-    missing = shapely.is_missing(out) | shapely.is_empty(out)
-    if missing.any():
-        skipped["empty or missing geometry"] = int(missing.sum())
-        out[missing] = None
+    out, skipped = _without_empty(geoms)
     ids = shapely.get_type_id(out)
     # 0 Point, 1 LineString, 2 LinearRing, 4 MultiPoint, 5 MultiLineString, 7 GeometryCollection
     wanted = (1, 2, 5) if kind == "line" else (0, 4)
