@@ -26,7 +26,7 @@ SCHEMAS = REPO.parent / "shared" / "schemas" / "3d-tiles-1.1"
 POSTGIS_URL = os.environ.get(
     "TWIN_TEST_POSTGIS_URL", "postgresql+psycopg://twin:twin@127.0.0.1:5432/twin_test"
 )
-ROLE_NAMES = ("admin", "gis", "planner", "public")
+ROLE_NAMES = ("admin", "gis", "planner", "public", "device")
 PASSWORD = "correct-horse-battery"
 
 

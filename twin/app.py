@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,12 +13,27 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from twin import __version__
-from twin.api import auth, errors, health, jobs, layers, pages, users
+from twin.api import (
+    alerts,
+    auth,
+    errors,
+    health,
+    jobs,
+    layers,
+    observations,
+    pages,
+    sensors,
+    stream,
+    users,
+)
 from twin.catalog import sweep_orphans
 from twin.config import Settings
 from twin.db import Database
 from twin.jobs import JobRunner
 from twin.migrate import prepare
+from twin.sensors.live import Hub
+from twin.sensors.mqtt import MqttIngest
+from twin.sensors.watch import watch_silence
 from twin.static import TileFiles
 
 log = logging.getLogger(__name__)
@@ -41,11 +58,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if swept:
             log.warning("%d unreferenced tile-store folder(s) removed", swept)
         app.state.db, app.state.runner = db, runner
+        app.state.hub.bind(asyncio.get_running_loop())
+        watcher = asyncio.create_task(
+            watch_silence(db, app.state.hub, settings.sensor_check_seconds)
+        )
+        app.state.mqtt = _start_mqtt(settings, db, app.state.hub)
         if not (static_dir / "cesium" / "Cesium.js").is_file():
             log.warning("CesiumJS is not built into %s: run `make web`", static_dir / "cesium")
         try:
             yield
         finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            if app.state.mqtt is not None:
+                app.state.mqtt.stop()
             runner.shutdown()
             db.dispose()
 
@@ -56,11 +83,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.hub = Hub()
+    app.state.mqtt = None
     app.state.templates = Jinja2Templates(directory=settings.web_dir / "templates")
     errors.install(app)
-    for router in (health.router, auth.router, users.router, jobs.router, layers.router):
+    for router in (
+        health.router,
+        auth.router,
+        users.router,
+        jobs.router,
+        layers.router,
+        sensors.router,
+        observations.router,
+        alerts.router,
+        stream.router,
+    ):
         app.include_router(router, prefix=API)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=static_dir, check_dir=False), name="static")
     app.mount("/tiles", TileFiles(directory=settings.tiles_dir), name="tiles")
     return app
+
+
+def _start_mqtt(settings: Settings, db: Database, hub: Hub) -> MqttIngest | None:
+    """MQTT ingest when a broker is configured; a broker that is down is retried in the
+    background and never stops the server."""
+    if not settings.mqtt_url:
+        log.info("MQTT ingest is off (TWIN_MQTT_URL not set); observations arrive over HTTP")
+        return None
+    ingest = MqttIngest(settings.mqtt_url, db, hub, settings.mqtt_client_id)
+    ingest.start()
+    log.info("MQTT ingest from %s:%d", ingest.host, ingest.port)
+    return ingest

@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     max_upload_mb: int = 4096
     shared_data_dir: Path = REPO_ROOT.parent / "shared" / "data"
     web_dir: Path = REPO_ROOT / "web"
+    mqtt_url: str | None = Field(
+        default=None, description="mqtt://[user:password@]host[:port]; unset: MQTT ingest off"
+    )
+    mqtt_client_id: str = "twin-ingest"
+    sensor_check_seconds: float = Field(
+        default=60.0, gt=0, description="how often silent sensors are looked for"
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

@@ -12,7 +12,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-ROLES = ("admin", "gis", "planner", "public")
+# `device`: a sensor or gateway that may only write observations.
+ROLES = ("admin", "gis", "planner", "public", "device")
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 JOB_ACTIVE = ("queued", "running")
 

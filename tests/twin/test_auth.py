@@ -6,7 +6,7 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, ROLE_NAMES
 
 # Minimum access per API route: "anyone", "user" (any logged-in role), or the roles allowed.
 STAFF = {"admin", "gis", "planner"}
@@ -24,6 +24,23 @@ ACCESS: dict[tuple[str, str], str | set[str]] = {
     ("GET", "/api/v1/layers/{layer_id}"): "anyone",
     ("PATCH", "/api/v1/layers/{layer_id}"): {"admin", "gis"},
     ("DELETE", "/api/v1/layers/{layer_id}"): {"admin", "gis"},
+    ("GET", "/api/v1/sensors"): "anyone",
+    ("POST", "/api/v1/sensors"): STAFF,
+    ("GET", "/api/v1/sensors/{sensor_id}"): "anyone",
+    ("PATCH", "/api/v1/sensors/{sensor_id}"): STAFF,
+    ("DELETE", "/api/v1/sensors/{sensor_id}"): {"admin"},
+    ("GET", "/api/v1/sensors/{sensor_id}/observations"): "anyone",
+    ("GET", "/api/v1/sensors/{sensor_id}/indicators"): "anyone",
+    ("GET", "/api/v1/sensors/{sensor_id}/export"): "anyone",
+    ("POST", "/api/v1/observations"): STAFF | {"device"},
+    ("GET", "/api/v1/alerts"): "anyone",
+    ("GET", "/api/v1/alerts/export"): "anyone",
+    ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): STAFF,
+    ("POST", "/api/v1/alerts/{alert_id}/close"): STAFF,
+    ("GET", "/api/v1/alert-rules"): STAFF,
+    ("POST", "/api/v1/alert-rules"): STAFF,
+    ("DELETE", "/api/v1/alert-rules/{rule_id}"): STAFF,
+    ("GET", "/api/v1/stream"): "anyone",
 }
 
 
@@ -90,7 +107,13 @@ def test_disabled_user_loses_access_at_once(
 
 def _call(client: TestClient, method: str, path: str, headers: dict[str, str]) -> int:
     concrete = path.replace("{job_id}", "0" * 32).replace("{layer_id}", "999999")
-    body = {"name": "x"} if method == "PATCH" else None
+    for name in ("{sensor_id}", "{alert_id}", "{rule_id}"):
+        concrete = concrete.replace(name, "999999")
+    body: object = {"name": "x"} if method == "PATCH" else None
+    if path == "/api/v1/stream":
+        concrete += "?seconds=0.05"
+    if path in ("/api/v1/observations", "/api/v1/sensors") and method == "POST":
+        body = []
     if path == "/api/v1/users" and method == "POST":
         body = {"username": "newbie", "role": "public", "password": "long-enough-pw"}
     if path == "/api/v1/layers" and method == "POST":
@@ -107,7 +130,7 @@ def test_authorization_matrix(client: TestClient, auth: dict[str, dict[str, str]
     """Every route with every role and with no login: allowed roles pass the auth layer (any
     answer but 401/403), the others get 401 (no login) or 403 (wrong role)."""
     for (method, path), rule in ACCESS.items():
-        for who in (None, "admin", "gis", "planner", "public"):
+        for who in (None, *ROLE_NAMES):
             headers = auth[who] if who else {}
             status = _call(client, method, path, headers)
             allowed = (

@@ -15,6 +15,7 @@ from twin.db import Database
 from twin.errors import AuthenticationError, PermissionDenied
 from twin.jobs import JobRunner
 from twin.models import User
+from twin.sensors.live import Hub
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -76,3 +77,12 @@ def require_roles(*roles: str) -> Callable[[User], User]:
 
 AdminUser = Annotated[User, Depends(require_roles("admin"))]
 StaffUser = Annotated[User, Depends(require_roles("admin", "gis", "planner"))]
+# Who may write observations: staff, or a device account holding only that right.
+WriterUser = Annotated[User, Depends(require_roles("admin", "gis", "planner", "device"))]
+
+
+def get_hub(request: Request) -> Hub:
+    return request.app.state.hub  # type: ignore[no-any-return]
+
+
+HubDep = Annotated[Hub, Depends(get_hub)]

@@ -1,6 +1,6 @@
 """Liveness and database reachability, for load balancers and humans."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from twin import __version__
@@ -12,7 +12,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health", response_model=Health, responses={503: {"description": "database down"}})
-def health(db: DatabaseDep) -> Health | JSONResponse:
+def health(request: Request, db: DatabaseDep) -> Health | JSONResponse:
     try:
         spatial = db.check()
     except DatabaseUnavailable as exc:
@@ -20,4 +20,6 @@ def health(db: DatabaseDep) -> Health | JSONResponse:
             {"status": "unavailable", "database": db.dialect, "detail": exc.message},
             status_code=503,
         )
-    return Health(status="ok", database=db.dialect, spatial=spatial, version=__version__)
+    ingest = request.app.state.mqtt
+    mqtt = ingest.status if ingest is not None else "off"
+    return Health(status="ok", database=db.dialect, spatial=spatial, version=__version__, mqtt=mqtt)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Role = Literal["admin", "gis", "planner", "public"]
+Role = Literal["admin", "gis", "planner", "public", "device"]
 
 
 class Token(BaseModel):
@@ -88,3 +88,6 @@ class Health(BaseModel):
     database: str
     spatial: str
     version: str
+    mqtt: Literal["off", "connected", "disconnected"] = Field(
+        description="MQTT ingest: off (no TWIN_MQTT_URL), connected, or retrying"
+    )

@@ -3,6 +3,7 @@
 from alembic import context
 from geoalchemy2 import alembic_helpers
 
+import twin.sensors.models  # noqa: F401  (registers the sensor tables)
 from twin.models import Base
 
 connection = context.config.attributes["connection"]

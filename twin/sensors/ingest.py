@@ -1,0 +1,264 @@
+"""Storing observations: validate a batch, insert it idempotently, keep rollups and the
+latest-value cache up to date, all in the caller's transaction.
+
+Duplicates (same sensor, quantity and time) are counted and skipped: the first value stays,
+so a device re-sending a buffer after a connectivity loss never doubles a reading. Late data
+is accepted as it is: rows are keyed by observation time, not arrival order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from twin.sensors.models import PERIODS, Observation, Quantity, Rollup
+
+FUTURE_TOLERANCE = timedelta(minutes=10)  # device clocks drift; beyond this a time is wrong
+CHUNK = 3_000  # rows per INSERT (7 parameters a rollup row; SQLite allows 32,766)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One validated observation, resolved to its quantity row."""
+
+    quantity_id: int
+    t: int  # ms since the epoch, UTC
+    value: float
+
+
+@dataclass
+class IngestOutcome:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    stored: list[Reading] = field(default_factory=list)  # rows really inserted, for alerts
+    # quantity id -> (sensor, quantity name, unit) of every valid item
+    quantities: dict[int, tuple[str, str, str]] = field(default_factory=dict)
+
+    def as_counts(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+
+
+def parse_time(value: Any, now: datetime) -> int:
+    """ISO 8601 with a zone -> epoch milliseconds; raises ValueError with the reason."""
+    if not isinstance(value, str):
+        raise ValueError(f"time must be an ISO 8601 string with a zone, not {value!r}")
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"time {value!r} is not ISO 8601") from None
+    if when.tzinfo is None:
+        raise ValueError(f"time {value!r} has no zone (add Z or +01:00)")
+    if when > now + FUTURE_TOLERANCE:
+        raise ValueError(f"time {value!r} is in the future (server time {now:%Y-%m-%dT%H:%M:%SZ})")
+    return int(when.timestamp() * 1000)
+
+
+def ms_to_datetime(t: int) -> datetime:
+    return datetime.fromtimestamp(t / 1000, UTC)
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"value must be a number, not {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"value {value!r} is not finite")
+    return number
+
+
+def _fields(item: Any, sensor: str | None) -> tuple[Any, Any, Any, Any, Any]:
+    """(sensor, quantity, time, value, unit) of an object or a compact [s, q, t, v] row."""
+    if isinstance(item, list | tuple):
+        if len(item) != (3 if sensor else 4):
+            raise ValueError(
+                "a compact row is [sensor, quantity, time, value]"
+                if not sensor
+                else "a compact row is [quantity, time, value]"
+            )
+        row = [sensor, *item] if sensor else list(item)
+        return row[0], row[1], row[2], row[3], None
+    if not isinstance(item, dict):
+        raise ValueError("each observation is an object or a compact array")
+    if sensor is not None and item.get("sensor", sensor) != sensor:
+        raise ValueError(f"sensor {item['sensor']!r} differs from the topic's {sensor!r}")
+    return (
+        item.get("sensor") if sensor is None else sensor,
+        item.get("quantity"),
+        item.get("time"),
+        item.get("value"),
+        item.get("unit"),
+    )
+
+
+def _quantity_index(
+    session: Session, sensor_ids: set[str]
+) -> dict[str, dict[str, tuple[int, str]]]:
+    """{sensor: {quantity: (id, unit)}} for the sensors a batch names."""
+    index: dict[str, dict[str, tuple[int, str]]] = {s: {} for s in sensor_ids}
+    ids = list(sensor_ids)
+    for start in range(0, len(ids), 500):
+        rows = session.execute(
+            select(Quantity.id, Quantity.sensor_id, Quantity.name, Quantity.unit).where(
+                Quantity.sensor_id.in_(ids[start : start + 500])
+            )
+        )
+        for qid, sid, name, unit in rows:
+            index[sid][name] = (qid, unit)
+    return index
+
+
+def validate(
+    session: Session, items: Sequence[Any], now: datetime, sensor: str | None = None
+) -> tuple[list[Reading], IngestOutcome]:
+    """Readings ready to insert, and an outcome holding the rejections (by index) so far."""
+    outcome = IngestOutcome()
+    parsed: list[tuple[int, Any, Any, Any, Any, Any]] = []
+    for i, item in enumerate(items):
+        try:
+            parsed.append((i, *_fields(item, sensor)))
+        except ValueError as exc:
+            outcome.rejected.append({"index": i, "reason": str(exc)})
+    index = _quantity_index(session, {p[1] for p in parsed if isinstance(p[1], str)})
+    readings: list[Reading] = []
+    seen: set[tuple[int, int]] = set()
+    for i, sid, qname, when, value, unit in parsed:
+        try:
+            if not isinstance(sid, str) or sid not in index or not index[sid]:
+                raise ValueError(f"unknown sensor {sid!r}")
+            if qname not in index[sid]:
+                known = ", ".join(sorted(index[sid]))
+                raise ValueError(f"sensor {sid!r} has no quantity {qname!r} (it has: {known})")
+            qid, qunit = index[sid][qname]
+            if unit is not None and unit != qunit:
+                raise ValueError(f"unit {unit!r} is wrong: {sid}/{qname} is in {qunit!r}")
+            reading = Reading(qid, parse_time(when, now), _number(value))
+        except ValueError as exc:
+            outcome.rejected.append({"index": i, "reason": str(exc)})
+            continue
+        outcome.quantities[qid] = (sid, qname, qunit)
+        if (qid, reading.t) in seen:
+            outcome.duplicates += 1
+            continue
+        seen.add((qid, reading.t))
+        readings.append(reading)
+    outcome.rejected.sort(key=lambda r: r["index"])
+    return readings, outcome
+
+
+def _insert(session: Session):  # type: ignore[no-untyped-def]
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _store_rows(session: Session, readings: list[Reading]) -> list[Reading]:
+    """Insert, skipping rows already stored; returns the rows really inserted."""
+    stored: list[Reading] = []
+    insert = _insert(session)
+    table = Observation.__table__
+    for start in range(0, len(readings), CHUNK):
+        chunk = readings[start : start + CHUNK]
+        stmt = (
+            insert(table)
+            .values([{"quantity_id": r.quantity_id, "t": r.t, "value": r.value} for r in chunk])
+            .on_conflict_do_nothing(index_elements=["quantity_id", "t"])
+            .returning(table.c.quantity_id, table.c.t, table.c.value)
+        )
+        stored.extend(Reading(q, t, v) for q, t, v in session.execute(stmt))
+    return stored
+
+
+def _rollup_rows(stored: list[Reading]) -> list[dict[str, Any]]:
+    """count/sum/min/max of the new rows per (quantity, period, bucket), vectorised."""
+    q = np.fromiter((r.quantity_id for r in stored), np.int64, len(stored))
+    t = np.fromiter((r.t for r in stored), np.int64, len(stored))
+    v = np.fromiter((r.value for r in stored), np.float64, len(stored))
+    rows: list[dict[str, Any]] = []
+    for width in PERIODS.values():
+        start = (t // width) * width
+        keys = np.stack([q, start], axis=1)
+        uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        n = len(uniq)
+        count = np.bincount(inverse, minlength=n)
+        total = np.bincount(inverse, weights=v, minlength=n)
+        low = np.full(n, np.inf)
+        high = np.full(n, -np.inf)
+        np.minimum.at(low, inverse, v)
+        np.maximum.at(high, inverse, v)
+        rows.extend(
+            {
+                "quantity_id": int(uniq[k, 0]),
+                "period": width // 1000,
+                "start": int(uniq[k, 1]),
+                "count": int(count[k]),
+                "sum": float(total[k]),
+                "min": float(low[k]),
+                "max": float(high[k]),
+            }
+            for k in range(n)
+        )
+    return rows
+
+
+def _update_rollups(session: Session, stored: list[Reading]) -> None:
+    """Add the new rows to their buckets; exact because only really-inserted rows are added."""
+    rows = _rollup_rows(stored)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    least, greatest = (func.least, func.greatest) if postgres else (func.min, func.max)
+    table = Rollup.__table__
+    for start in range(0, len(rows), CHUNK):
+        stmt = _insert(session)(table).values(rows[start : start + CHUNK])
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["quantity_id", "period", "start"],
+            set_={
+                "count": table.c.count + stmt.excluded.count,
+                "sum": table.c.sum + stmt.excluded.sum,
+                "min": least(table.c.min, stmt.excluded.min),
+                "max": greatest(table.c.max, stmt.excluded.max),
+            },
+        )
+        session.execute(stmt)
+
+
+def _update_latest(session: Session, stored: list[Reading]) -> None:
+    newest: dict[int, Reading] = {}
+    for r in stored:
+        if r.quantity_id not in newest or r.t > newest[r.quantity_id].t:
+            newest[r.quantity_id] = r
+    for r in newest.values():
+        session.execute(
+            update(Quantity)
+            .where(Quantity.id == r.quantity_id)
+            .where((Quantity.last_t.is_(None)) | (Quantity.last_t < r.t))
+            .values(last_t=r.t, last_value=r.value)
+        )
+
+
+def store(
+    session: Session,
+    items: Sequence[Any],
+    *,
+    sensor: str | None = None,
+    now: datetime | None = None,
+) -> IngestOutcome:
+    """Validate and store a batch in the session's transaction (the caller commits).
+
+    `sensor` fills the sensor of every item (MQTT topics name it once per message).
+    """
+    readings, outcome = validate(session, items, now or datetime.now(UTC), sensor)
+    if readings:
+        outcome.stored = _store_rows(session, readings)
+        outcome.accepted = len(outcome.stored)
+        outcome.duplicates += len(readings) - outcome.accepted
+        if outcome.stored:
+            _update_rollups(session, outcome.stored)
+            _update_latest(session, outcome.stored)
+    return outcome
