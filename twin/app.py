@@ -20,6 +20,7 @@ from twin.api import (
     health,
     jobs,
     layers,
+    ngsi_ld,
     observations,
     pages,
     sensors,
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stream.router,
     ):
         app.include_router(router, prefix=API)
+    app.include_router(ngsi_ld.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=static_dir, check_dir=False), name="static")
     app.mount("/tiles", TileFiles(directory=settings.tiles_dir), name="tiles")

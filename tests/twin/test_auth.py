@@ -41,6 +41,11 @@ ACCESS: dict[tuple[str, str], str | set[str]] = {
     ("POST", "/api/v1/alert-rules"): STAFF,
     ("DELETE", "/api/v1/alert-rules/{rule_id}"): STAFF,
     ("GET", "/api/v1/stream"): "anyone",
+    ("POST", "/ngsi-ld/v1/entities"): STAFF | {"device"},
+    ("GET", "/ngsi-ld/v1/entities"): "anyone",
+    ("GET", "/ngsi-ld/v1/entities/{entity_id}"): "anyone",
+    ("POST", "/ngsi-ld/v1/entityOperations/upsert"): STAFF | {"device"},
+    ("GET", "/ngsi-ld/v1/temporal/entities/{entity_id}"): "anyone",
 }
 
 
@@ -107,13 +112,15 @@ def test_disabled_user_loses_access_at_once(
 
 def _call(client: TestClient, method: str, path: str, headers: dict[str, str]) -> int:
     concrete = path.replace("{job_id}", "0" * 32).replace("{layer_id}", "999999")
-    for name in ("{sensor_id}", "{alert_id}", "{rule_id}"):
+    for name in ("{sensor_id}", "{alert_id}", "{rule_id}", "{entity_id}"):
         concrete = concrete.replace(name, "999999")
     body: object = {"name": "x"} if method == "PATCH" else None
     if path == "/api/v1/stream":
         concrete += "?seconds=0.05"
-    if path in ("/api/v1/observations", "/api/v1/sensors") and method == "POST":
+    if path in ("/api/v1/observations", "/ngsi-ld/v1/entityOperations/upsert"):
         body = []
+    if path in ("/api/v1/sensors", "/ngsi-ld/v1/entities") and method == "POST":
+        body = {}
     if path == "/api/v1/users" and method == "POST":
         body = {"username": "newbie", "role": "public", "password": "long-enough-pw"}
     if path == "/api/v1/layers" and method == "POST":
