@@ -52,13 +52,14 @@ def authenticate(session: Session, username: str, password: str) -> User:
     return user
 
 
-def create_token(user: User, settings: Settings) -> str:
+def create_token(user: User, settings: Settings, minutes: int | None = None) -> str:
+    """A signed token; `minutes` overrides the configured lifetime (long-lived device tokens)."""
     now = utcnow()
     claims = {
         "sub": str(user.id),
         "role": user.role,
         "iat": now,
-        "exp": now + timedelta(minutes=settings.token_minutes),
+        "exp": now + timedelta(minutes=minutes or settings.token_minutes),
     }
     return jwt.encode(claims, settings.secret_key, algorithm="HS256")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from twin.config import Settings
 from twin.console import cli_errors, err, out, progress_bar
 from twin.db import Database
+from twin.errors import InputError
 from twin.migrate import prepare
 from twin.sim.cli import sim_app
 
@@ -23,9 +25,11 @@ app = typer.Typer(help="twin: a 3D digital twin server.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 jobs_app = typer.Typer(help="List and cancel background jobs.")
 layers_app = typer.Typer(help="The layer catalog.", no_args_is_help=True)
+sensors_app = typer.Typer(help="Live sensors.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(layers_app, name="layers")
+app.add_typer(sensors_app, name="sensors")
 app.add_typer(sim_app, name="sim")
 
 
@@ -108,7 +112,18 @@ def demo(
                 f"demo scene: {len(result['added'])} layer(s) added, "
                 f"{len(result['skipped'])} already loaded"
             )
+        from twin.demo import load_demo_sensors, start_demo_feed
+
+        with progress_bar("sensor history") as report:
+            report(0.0, "simulated sensors of the metropolis")
+            new, stored = load_demo_sensors(db)
+            report(1.0, f"{stored} readings")
+        out.print(f"sensors: {new} registered, {stored} readings back-filled")
+        if serve:
+            start_demo_feed(settings, db)
     if serve:
+        how = "over MQTT" if settings.mqtt_url else "over HTTP (MQTT is off: TWIN_MQTT_URL unset)"
+        out.print(f"live sensor feed: the simulator sends readings {how}")
         _serve(settings, 1)
 
 
@@ -184,6 +199,83 @@ def user_list() -> None:
         for u in s.scalars(select(User).order_by(User.id)):
             table.add_row(str(u.id), u.username, u.role, str(u.active), f"{u.created_at:%F %T}")
     out.print(table)
+
+
+@user_app.command("token")
+@cli_errors
+def user_token(
+    name: Annotated[str, typer.Argument(help="Username (e.g. a device account).")],
+    days: Annotated[int, typer.Option(min=1, max=3650, help="Validity in days.")] = 365,
+) -> None:
+    """Print a long-lived bearer token for a user, e.g. a sensor gateway (role device)."""
+    from twin.auth import create_token
+    from twin.errors import NotFound
+    from twin.models import User
+
+    settings = Settings()
+    with database(settings) as db, db.session() as s:
+        user = s.scalar(select(User).where(User.username == name))
+        if user is None or not user.active:
+            raise NotFound(f"no active user {name!r}")
+        print(create_token(user, settings, minutes=days * 24 * 60))
+
+
+@sensors_app.command("simulate")
+@cli_errors
+def sensors_simulate(
+    url: Annotated[
+        str | None, typer.Option(help="Server to feed (default http://TWIN_HOST:TWIN_PORT).")
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="TWIN_TOKEN", help="Staff token (registers sensors, sends data)."),
+    ] = None,
+    mqtt: Annotated[
+        str | None, typer.Option(help="Send live readings to this broker (mqtt://host:port).")
+    ] = None,
+    direct: Annotated[
+        bool, typer.Option(help="Write straight into the configured database (no server).")
+    ] = False,
+    backfill_days: Annotated[float, typer.Option(min=0, help="Days of history first.")] = 1.0,
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between live rounds.")] = 60,
+    rounds: Annotated[
+        int | None, typer.Option(min=0, help="Live rounds, then stop (default: until Ctrl+C).")
+    ] = None,
+) -> None:
+    """Create the metropolis's sensor set-up (10 noise, 100 waste, rivers, counters, lighting,
+    air, weather) and feed it realistic readings: history first, then live."""
+    import threading
+
+    from twin.sensors.feed import DatabaseSender, HttpSender, MqttSender, backfill, live
+    from twin.sensors.simulator import DEFAULT_RULES, metropolis_setup
+
+    settings = Settings()
+    sims = metropolis_setup()
+    with contextlib.ExitStack() as stack:
+        if direct:
+            db = stack.enter_context(database(settings))
+            registrar: DatabaseSender | HttpSender = DatabaseSender(db)
+        else:
+            if not token:
+                raise InputError(
+                    "give --token (or TWIN_TOKEN): a staff token, see `twin user token`"
+                )
+            registrar = HttpSender(url or f"http://{settings.host}:{settings.port}", token)
+        new = registrar.register(sims, DEFAULT_RULES)
+        err.print(f"{len(sims)} sensors ({new} new)")
+        if backfill_days:
+            with progress_bar("history") as report:
+                stored = backfill(registrar, sims, backfill_days,
+                                  progress=lambda f: report(f, "back-fill"))  # fmt: skip
+            err.print(f"{stored} readings back-filled over {backfill_days:g} day(s)")
+        sender = MqttSender(mqtt) if mqtt else registrar
+        way = "MQTT" if mqtt else "the database" if direct else "HTTP"
+        err.print(f"live: every {interval:g} s over {way} (Ctrl+C stops)")
+        try:
+            sent = live(sender, sims, interval, threading.Event(), rounds)
+        except KeyboardInterrupt:
+            sent = 0
+        err.print(f"{sent} live readings sent")
 
 
 @jobs_app.callback(invoke_without_command=True)

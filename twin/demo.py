@@ -11,11 +11,19 @@ descriptions).
 
 from __future__ import annotations
 
+import secrets
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+from sqlalchemy import select
+
 from twin.catalog import find_layer_by_name, register_tileset
+from twin.config import Settings
+from twin.db import Database
 from twin.importer import ImportRequest, import_files
 from twin.jobs import JobContext
 
@@ -133,3 +141,53 @@ def load_demo_scene(ctx: JobContext, shared_data_dir: str, tiles_dir: str) -> di
             added.append(layer.id)
     ctx.progress(1.0, f"{len(added)} layer(s) added, {len(skipped)} already there")
     return {"added": added, "skipped": skipped}
+
+
+# --- live sensors -----------------------------------------------------------------------------
+
+DEMO_FEED_USER = "simulator"
+DEMO_BACKFILL_DAYS = 3.0
+DEMO_INTERVAL_S = 30.0
+
+
+def load_demo_sensors(db: Database, days: float = DEMO_BACKFILL_DAYS) -> tuple[int, int]:
+    """Register the metropolis's simulated sensors and back-fill `days` of readings straight
+    into the database (idempotent: existing sensors and readings are kept). Returns (new
+    sensors, readings stored)."""
+    from twin.sensors.feed import DatabaseSender, backfill
+    from twin.sensors.simulator import DEFAULT_RULES, metropolis_setup
+
+    sims = metropolis_setup()
+    sender = DatabaseSender(db)
+    return sender.register(sims, DEFAULT_RULES), backfill(sender, sims, days)
+
+
+def start_demo_feed(settings: Settings, db: Database) -> threading.Thread:
+    """Feed live readings to the server about to start: over MQTT when a broker is configured,
+    else over HTTP with a device account of its own."""
+    from twin.auth import add_user, create_token
+    from twin.models import User
+    from twin.sensors.feed import HttpSender, MqttSender, live
+    from twin.sensors.simulator import metropolis_setup
+
+    with db.session() as s:
+        user = s.scalar(select(User).where(User.username == DEMO_FEED_USER))
+        if user is None:
+            user = add_user(s, DEMO_FEED_USER, "device", secrets.token_urlsafe(24))
+        token = create_token(user, settings, minutes=30 * 24 * 60)
+    base = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '::') else settings.host}"
+    base += f":{settings.port}"
+
+    def run() -> None:
+        for _ in range(600):  # wait for the server to answer
+            try:
+                if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        sender = MqttSender(settings.mqtt_url) if settings.mqtt_url else HttpSender(base, token)
+        live(sender, metropolis_setup(), DEMO_INTERVAL_S, threading.Event())
+
+    thread = threading.Thread(target=run, name="demo-feed", daemon=True)
+    thread.start()
+    return thread
