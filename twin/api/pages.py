@@ -18,3 +18,11 @@ def viewer(request: Request) -> HTMLResponse:
         "index.html",
         {"home": list(HOME_VIEW), "version": __version__, "cesium": "/static/cesium"},
     )
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard(request: Request) -> HTMLResponse:
+    """The sensors dashboard: figures, charts, tables and downloads, public and live."""
+    return request.app.state.templates.TemplateResponse(
+        request, "dashboard.html", {"version": __version__}
+    )

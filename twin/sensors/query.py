@@ -92,12 +92,6 @@ def series(
     ]
 
 
-def latest(quantity: Quantity) -> dict[str, Any] | None:
-    if quantity.last_t is None:
-        return None
-    return {"time": iso(quantity.last_t), "value": quantity.last_value}
-
-
 def heat_indicators(
     session: Session, quantity: Quantity, start: int | None, end: int | None
 ) -> dict[str, Any]:
