@@ -133,6 +133,14 @@ class GlbBuilder:
         self.gltf["bufferViews"].append(view)
         return len(self.gltf["bufferViews"]) - 1
 
+    def image(self, encoded: bytes, mime_type: str) -> int:
+        """Embed an encoded image (JPEG or PNG bytes) in the binary chunk; its index in
+        `images`. Image buffer views carry no `target` (they are not vertex data)."""
+        view = self.buffer_view(encoded, align=4)
+        images = self.gltf.setdefault("images", [])
+        images.append({"bufferView": view, "mimeType": mime_type})
+        return len(images) - 1
+
     def _append(self, raw: bytes) -> None:
         self._chunks.append(raw)
         self._length += len(raw)
