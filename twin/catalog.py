@@ -181,6 +181,7 @@ def publish_version(
     job_id: str | None = None,
     stats: dict[str, Any] | None = None,
     bounds: Bounds | None = None,
+    entry: str = "tileset.json",
 ) -> LayerVersion:
     """Move a finished build from `staged` into the store as the layer's next immutable version
     and make it current. The caller commits; until then no reader sees the new version, and a
@@ -193,6 +194,7 @@ def publish_version(
         source=source,
         stats=stats or {},
         job_id=job_id,
+        entry=entry,
     )
     final = tiles_dir / version.path
     final.parent.mkdir(parents=True, exist_ok=True)

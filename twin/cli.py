@@ -141,10 +141,14 @@ def import_(
     height: Annotated[
         str | None, typer.Option(help="Vector layers: height field name or metres.")
     ] = None,
+    origin: Annotated[
+        str | None,
+        typer.Option(help="Meshes in local coordinates: their origin X,Y,Z in the --srs CRS."),
+    ] = None,
 ) -> None:
-    """Import files as a layer (LAS/LAZ, GeoPackage, GeoJSON, Shapefile, FlatGeobuf); prints
-    the new layer's id."""
-    from twin.importer import check_srs, collect_sources, parse_height
+    """Import files as a layer (LAS/LAZ; GeoPackage, GeoJSON, Shapefile, FlatGeobuf; OBJ, PLY,
+    glTF meshes; GeoTIFF DEMs and orthophotos); prints the new layer's id."""
+    from twin.importer import check_srs, collect_sources, parse_height, parse_origin
     from twin.jobs import JobRunner
 
     settings = Settings()
@@ -157,6 +161,7 @@ def import_(
         "srs": srs,
         "layer_id": layer,
         "height": parse_height(height),
+        "origin": parse_origin(origin),
     }
     with database(settings) as db:
         with progress_bar("import") as report:

@@ -16,12 +16,13 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from twin.catalog import new_layer, publish_version, staging_dir
+from twin.converters import CONVERTERS, Options
 from twin.db import Database
 from twin.errors import InputError, NotFound
 from twin.jobs import JobContext, ProgressHook
 from twin.models import Layer
 
-# File endings each kind of layer is read from.
+# File endings each kind of layer is read from ("raster": terrain or imagery, by content).
 KINDS = {
     ".las": "pointcloud",
     ".laz": "pointcloud",
@@ -30,9 +31,20 @@ KINDS = {
     ".json": "vector",
     ".shp": "vector",
     ".fgb": "vector",
+    ".obj": "mesh",
+    ".ply": "mesh",
+    ".glb": "mesh",
+    ".gltf": "mesh",
+    ".tif": "raster",
+    ".tiff": "raster",
+    ".hgt": "terrain",
 }
-# Files that travel with a source (Shapefile parts) and are read through it.
-SIDECARS = {".dbf", ".shx", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".qmd", ".xml"}
+# Files that travel with a source (Shapefile parts, mesh materials and textures, glTF buffers,
+# world files) and are read through it.
+SIDECARS = {
+    ".dbf", ".shx", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".qmd", ".xml",
+    ".mtl", ".jpg", ".jpeg", ".png", ".webp", ".bin", ".tfw", ".ovr",
+}  # fmt: skip
 
 
 def check_srs(srs: str | None) -> str | None:
@@ -68,67 +80,34 @@ def collect_sources(paths: list[Path]) -> tuple[str, list[Path]]:
         raise InputError(
             f"cannot import {', '.join(unknown)}: supported endings are {', '.join(sorted(KINDS))}"
         )
-    kinds = {KINDS[f.suffix.lower()] for f in files}
+    kinds = {_kind(f) for f in files}
     if len(kinds) != 1:
         raise InputError(f"one layer takes one kind of data; got {', '.join(sorted(kinds))}")
     return kinds.pop(), files
 
 
+def _kind(path: Path) -> str:
+    """A file's layer kind; a GeoTIFF is a DEM (one band of heights) or imagery (colour)."""
+    kind = KINDS[path.suffix.lower()]
+    if kind != "raster":
+        return kind
+    import rasterio
+    from rasterio.enums import ColorInterp
+    from rasterio.errors import RasterioIOError
+
+    try:
+        with rasterio.open(path) as src:
+            colour = src.count >= 3 or src.colorinterp[0] == ColorInterp.palette
+            heights = src.count == 1 and src.dtypes[0] in ("float32", "float64", "int16", "int32")
+    except RasterioIOError as exc:
+        raise InputError(f"{path.name}: not a readable GeoTIFF ({exc})") from None
+    if heights and not colour:
+        return "terrain"
+    return "imagery"
+
+
 def default_name(files: list[Path]) -> str:
     return files[0].stem if len(files) == 1 else f"{files[0].parent.name or files[0].stem}"
-
-
-def user_message(exc: Exception, files: list[Path]) -> str:
-    """The converter's message with server folders cut from file paths: the user knows the
-    file by its name, and upload folders are nobody's business."""
-    message = str(exc)
-    for folder in sorted({str(f.parent) for f in files}, key=len, reverse=True):
-        message = message.replace(folder + "/", "")
-    return message
-
-
-def build_tiles(
-    kind: str,
-    files: list[Path],
-    out_dir: Path,
-    srs: str | None,
-    height: str | float | None,
-    progress: ProgressHook,
-) -> tuple[dict[str, Any], str, tuple[float, float, float, float]]:
-    """Run the converter for `kind`; returns the version's stats, source CRS and WGS84 bounds."""
-    if kind == "pointcloud":
-        from geodata.pointcloud import PointCloudError
-        from tiles.pointcloud import tile_point_cloud
-
-        try:
-            pc = tile_point_cloud(files, out_dir, srs=srs, progress=progress)
-        except PointCloudError as exc:
-            raise InputError(user_message(exc, files)) from exc
-        stats = {"points": pc.point_count, "tiles": pc.tile_count, "height_note": pc.height_note}
-        result: Any = pc
-    else:
-        from geodata.vector import VectorError
-        from tiles.buildings import tile_vector_layer
-
-        try:
-            vec = tile_vector_layer(files, out_dir, srs=srs, height=height, progress=progress)
-        except VectorError as exc:
-            raise InputError(user_message(exc, files)) from exc
-        stats = {
-            "features": vec.feature_count,
-            "tiles": vec.tile_count,
-            "height_note": vec.height_note,
-            "repaired": vec.repaired,
-            "draped": vec.draped,
-            "geometry": vec.geometry,
-        }
-        result = vec
-    stats |= {
-        "attributes": result.attributes,
-        "bounds_source": list(result.bounds_source),
-        "files": [f.name for f in files],
-    }
-    return stats, result.source_crs, result.bounds_wgs84
 
 
 def run_import(
@@ -142,6 +121,7 @@ def run_import(
     user_id: int | None = None,
     public: bool = True,
     cleanup: str | None = None,
+    origin: list[float] | None = None,
 ) -> dict[str, Any]:
     """Job handler: build the tiles, then catalog them as a new layer or a new version."""
     try:
@@ -153,6 +133,7 @@ def run_import(
             layer_id=layer_id,
             user_id=user_id,
             public=public,
+            origin=tuple(origin) if origin else None,  # type: ignore[arg-type]
         )
         out = import_files(ctx.db, Path(tiles_dir), request, ctx.progress, job_id=ctx.job_id)
     finally:
@@ -174,6 +155,7 @@ class ImportRequest:
     layer_id: int | None = None
     user_id: int | None = None
     public: bool = True
+    origin: tuple[float, float, float] | None = None  # meshes in local coordinates
 
 
 def import_files(
@@ -189,9 +171,10 @@ def import_files(
     try:
         kind, files = collect_sources(request.paths)
         progress(0.0, f"reading {len(files)} file(s)")
-        stats, source_crs, bounds = build_tiles(
-            kind, files, staged, request.srs, request.height, lambda f, m: progress(0.95 * f, m)
-        )
+        if kind not in CONVERTERS:
+            raise InputError(f"{kind} layers cannot be imported yet")
+        options = Options(srs=request.srs, height=request.height, origin=request.origin)
+        built = CONVERTERS[kind](files, staged, options, lambda f, m: progress(0.95 * f, m))
         progress(0.97, "publishing")
         with db.session() as s:
             if request.layer_id is not None:
@@ -209,7 +192,7 @@ def import_files(
                     public=request.public,
                     user_id=request.user_id,
                 )
-            layer.source_crs = source_crs
+            layer.source_crs = built.source_crs
             version = publish_version(
                 s,
                 tiles,
@@ -217,10 +200,12 @@ def import_files(
                 staged,
                 source=", ".join(str(p) for p in request.paths),
                 job_id=job_id,
-                stats=stats,
-                bounds=bounds,
+                stats=built.stats,
+                bounds=built.bounds_wgs84,
+                entry=built.entry,
             )
-            count = stats.get("points", stats.get("features"))
+            stats = built.stats
+            count = stats.get("points", stats.get("features", stats.get("triangles")))
             return {"layer_id": layer.id, "version": version.number, "count": count}
     finally:
         shutil.rmtree(staged, ignore_errors=True)
@@ -237,3 +222,14 @@ def parse_height(value: str | None) -> str | float | None:
     if not 0 < metres < 1000:
         raise InputError(f"height {value!r}: expected metres between 0 and 1000 or a field name")
     return metres
+
+
+def parse_origin(value: str | None) -> tuple[float, float, float] | None:
+    """A mesh origin "X,Y,Z" in the source CRS (what local mesh coordinates are relative to)."""
+    if value is None or not value.strip():
+        return None
+    try:
+        x, y, z = (float(v) for v in value.split(","))
+    except ValueError:
+        raise InputError(f"origin {value!r}: expected three numbers X,Y,Z") from None
+    return (x, y, z)

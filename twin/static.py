@@ -19,6 +19,7 @@ mimetypes.add_type("application/octet-stream", ".pnts")
 mimetypes.add_type("application/octet-stream", ".subtree")
 mimetypes.add_type("application/vnd.quantized-mesh", ".terrain")
 mimetypes.add_type("application/wasm", ".wasm")
+mimetypes.add_type("image/webp", ".webp")
 
 
 class TileFiles(StaticFiles):

@@ -8,7 +8,7 @@ from geoalchemy2.shape import to_shape
 from twin.api.deps import OptionalUser, RunnerDep, SessionDep, SettingsDep, require_roles
 from twin.api.schemas import JobOut, LayerOut, LayerPatch, LayerVersionOut
 from twin.catalog import delete_layer, get_layer, list_layers, parse_bbox, rename_layer
-from twin.importer import check_srs, parse_height
+from twin.importer import check_srs, parse_height, parse_origin
 from twin.models import Layer, LayerVersion, User
 from twin.uploads import save_uploads
 
@@ -36,6 +36,7 @@ def layer_out(layer: Layer) -> LayerOut:
         extent_source=stats.get("bounds_source"),
         point_count=stats.get("points"),
         feature_count=stats.get("features"),
+        triangle_count=stats.get("triangles"),
         attributes=stats.get("attributes", []),
         draped=bool(stats.get("draped", False)),
         geometry=stats.get("geometry"),
@@ -71,8 +72,9 @@ def import_layer(
     files: Annotated[
         list[UploadFile],
         File(
-            description="files of one layer: LAS/LAZ, GeoPackage, GeoJSON, FlatGeobuf, "
-            "Shapefile parts, or a ZIP of them"
+            description="files of one layer: LAS/LAZ; GeoPackage, GeoJSON, FlatGeobuf, "
+            "Shapefile parts; OBJ (+MTL, textures, metadata.xml), PLY, glTF/GLB; GeoTIFF DEM or "
+            "orthophoto; or a ZIP of them"
         ),
     ],
     settings: SettingsDep,
@@ -83,6 +85,9 @@ def import_layer(
     layer_id: Annotated[int | None, Form(description="add a version to this layer")] = None,
     height: Annotated[
         str | None, Form(description="vector layers: height field name or metres")
+    ] = None,
+    origin: Annotated[
+        str | None, Form(description="meshes in local coordinates: origin X,Y,Z in `srs`")
     ] = None,
 ) -> JobOut:
     """Upload files and import them as a layer in the background; poll the returned job."""
@@ -101,6 +106,7 @@ def import_layer(
         "srs": srs,
         "layer_id": layer_id,
         "height": parse_height(height),
+        "origin": parse_origin(origin),
         "user_id": user.id,
         "cleanup": folder,
     }

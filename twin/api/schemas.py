@@ -69,6 +69,7 @@ class LayerOut(BaseModel):
     )
     point_count: int | None
     feature_count: int | None
+    triangle_count: int | None = Field(description="meshes and terrain: triangles")
     attributes: list[dict[str, Any]] = Field(description="attribute schema: name and type")
     draped: bool = Field(description="vector features draped on the ground (classification)")
     geometry: str | None = Field(description="vector layers: polygon, line or point")
