@@ -1,7 +1,8 @@
 """The demo scene: what `twin demo` loads so a fresh install shows something real.
 
 Real public data from `../shared/data`, imported through the same pipeline as a user's files:
-IGN LiDAR HD point clouds and BDNB buildings with heights. No dataset inside
+IGN LiDAR HD point clouds, BDNB buildings with heights, and the ground of the Montpellier crop:
+its DTM as terrain, its orthophoto as imagery and its DSM as a textured mesh. No dataset inside
 Aix-Marseille-Provence is available offline, so these sit where they really are (Montpellier,
 Brittany, Périgueux) and the layer panel's "Zoom to" takes you there. Beside them, the
 ready-made 3D Tiles samples of CesiumGS: the two 1.1 samples are authored in local coordinates
@@ -12,8 +13,10 @@ descriptions).
 from __future__ import annotations
 
 import secrets
+import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,9 +68,50 @@ class DemoImport:
     path: str  # relative to the shared data folder
     name: str
     description: str
+    srs: str | None = None  # for files whose CRS cannot be read
+    # builds the file to import from `path` into a scratch folder (the textured mesh)
+    prepare: Callable[[Path, Path], Path] | None = None
+
+
+MONTPELLIER_DSM = "dem/DSM_test_data_77055_627760_LA93_IGN69_50CM.tif"
+MONTPELLIER_ORTHO = "ortho/test_data_rgb.tif"
+
+
+def _montpellier_mesh(shared: Path, scratch: Path) -> Path:
+    """The DSM surface textured with the orthophoto, exported as a photogrammetry tool does."""
+    from geodata.surface import write_textured_obj
+
+    return write_textured_obj(
+        scratch / "montpellier_mesh",
+        shared / MONTPELLIER_DSM,
+        shared / MONTPELLIER_ORTHO,
+        srs="EPSG:2154",
+        origin=(770000.0, 6277000.0, 0.0),
+    ).parent
 
 
 DEMO_IMPORTS = (
+    DemoImport(
+        "dem/DTM_test_data_77055_627760_LA93_IGN69_50CM.tif",
+        "Terrain: Montpellier 0.5 m DTM (IGN)",
+        "IGN LiDAR HD digital terrain model of a 50 m x 50 m crop of Montpellier, 0.5 m, "
+        "NGF-IGN69 heights made ellipsoidal; the demo's ground (EGM96 sea level elsewhere).",
+    ),
+    DemoImport(
+        MONTPELLIER_ORTHO,
+        "Orthophoto: Montpellier 20 cm (IGN BD ORTHO)",
+        "IGN BD ORTHO RGB crop, 20 cm, over the same 50 m x 50 m as the DTM and the LiDAR; its "
+        "file carries Lambert-93 coordinates without a usable CRS, so EPSG:2154 is given.",
+        srs="EPSG:2154",
+    ),
+    DemoImport(
+        MONTPELLIER_DSM,
+        "Mesh: Montpellier surface textured with the orthophoto",
+        "The IGN 0.5 m DSM of the crop as a surface mesh, textured with the 20 cm orthophoto "
+        "and exported as photogrammetry tools do (OBJ + MTL + JPEG + metadata.xml), then "
+        "imported like any mesh: levels of detail, texture atlases.",
+        prepare=_montpellier_mesh,
+    ),
     DemoImport(
         "pointcloud/test_data_77055_627760_LA93_IGN69.laz",
         "LiDAR HD: Montpellier urban crop (IGN)",
@@ -115,14 +159,19 @@ def load_demo_scene(ctx: JobContext, shared_data_dir: str, tiles_dir: str) -> di
         if (layer_id := existing(item.name)) is not None:
             skipped.append(layer_id)
             continue
-        request = ImportRequest(
-            paths=[shared / item.path], name=item.name, description=item.description
-        )
 
         def report(fraction: float, message: str, i: int = i, name: str = item.name) -> None:
             ctx.progress((i + fraction) / steps, f"{name}: {message}")
 
-        added.append(import_files(ctx.db, tiles, request, report, job_id=ctx.job_id)["layer_id"])
+        with tempfile.TemporaryDirectory() as scratch:
+            source = shared / item.path
+            if item.prepare is not None:
+                source = item.prepare(shared, Path(scratch))
+            request = ImportRequest(
+                paths=[source], name=item.name, description=item.description, srs=item.srs
+            )
+            result = import_files(ctx.db, tiles, request, report, job_id=ctx.job_id)
+        added.append(result["layer_id"])
     for j, sample in enumerate(DEMO_TILESETS, start=len(DEMO_IMPORTS)):
         ctx.progress(j / steps, f"loading {sample.name}")
         if (layer_id := existing(sample.name)) is not None:

@@ -17,6 +17,8 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from geodata.mesh import MeshError, read_mesh
+from geodata.surface import dsm_mesh
+from geodata.surface import write_textured_obj as surface_obj
 
 DSM = Path("dem/DSM_test_data_77055_627760_LA93_IGN69_50CM.tif")
 ORTHO = Path("ortho/test_data_rgb.tif")  # no CRS tag, same Lambert-93 grid as the DSM
@@ -27,54 +29,12 @@ ORIGIN = (770000.0, 6277000.0, 0.0)  # what the fake exporter subtracts
 
 
 def dsm_grid(shared: Path) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    """Absolute Lambert-93 vertices at the DSM's pixel centres and the triangles between them
-    (cells touching nodata dropped)."""
-    with rasterio.open(shared / DSM) as src:
-        z = src.read(1).astype(np.float64)
-        t, nodata = src.transform, src.nodata
-    rows, cols = np.mgrid[0 : z.shape[0], 0 : z.shape[1]]
-    x, y = t.c + (cols + 0.5) * t.a, t.f + (rows + 0.5) * t.e
-    vertices = np.column_stack([x.ravel(), y.ravel(), z.ravel()])
-    ids = np.arange(z.size).reshape(z.shape)
-    a, b = ids[:-1, :-1].ravel(), ids[:-1, 1:].ravel()
-    c, d = ids[1:, :-1].ravel(), ids[1:, 1:].ravel()
-    faces = np.concatenate([np.column_stack([a, c, b]), np.column_stack([b, c, d])])
-    faces = faces[(z.ravel() != nodata)[faces].all(axis=1)]
-    used, inverse = np.unique(faces, return_inverse=True)
-    return vertices[used], inverse.reshape(-1, 3)
-
-
-def ortho_uv(shared: Path, xy: NDArray[np.float64]) -> tuple[NDArray[np.float64], Image.Image]:
-    """OBJ texture coordinates (origin bottom-left) of ground points in the orthophoto."""
-    with rasterio.open(shared / ORTHO) as src:
-        image = Image.fromarray(np.moveaxis(src.read(), 0, -1))
-        left, bottom, right, top = src.bounds
-    u = (xy[:, 0] - left) / (right - left)
-    v = (xy[:, 1] - bottom) / (top - bottom)
-    return np.column_stack([u, v]), image
+    return dsm_mesh(shared / DSM)
 
 
 def write_textured_obj(folder: Path, shared: Path) -> Path:
     """The DSM + ortho mesh as OBJ + MTL + JPEG + metadata.xml in `folder`."""
-    folder.mkdir(parents=True, exist_ok=True)
-    vertices, faces = dsm_grid(shared)
-    uv, image = ortho_uv(shared, vertices[:, :2])
-    image.save(folder / "texture.jpg", quality=95)
-    (folder / "model.mtl").write_text("newmtl ortho\nKd 1 1 1\nmap_Kd texture.jpg\n")
-    local = vertices - ORIGIN
-    lines = ["mtllib model.mtl"]
-    lines += [f"v {x:.3f} {y:.3f} {z:.3f}" for x, y, z in local]
-    lines += [f"vt {u:.6f} {v:.6f}" for u, v in uv]
-    lines.append("usemtl ortho")
-    lines += [f"f {a}/{a} {b}/{b} {c}/{c}" for a, b, c in faces + 1]
-    (folder / "model.obj").write_text("\n".join(lines) + "\n")
-    (folder / "metadata.xml").write_text(
-        '<?xml version="1.0" encoding="utf-8"?>\n<ModelMetadata version="1">\n'
-        "  <SRS>EPSG:2154</SRS>\n"
-        f"  <SRSOrigin>{ORIGIN[0]:.0f},{ORIGIN[1]:.0f},{ORIGIN[2]:.0f}</SRSOrigin>\n"
-        "  <Texture><ColorSource>Visible</ColorSource></Texture>\n</ModelMetadata>\n"
-    )
-    return folder / "model.obj"
+    return surface_obj(folder, shared / DSM, shared / ORTHO, srs="EPSG:2154", origin=ORIGIN)
 
 
 @pytest.fixture

@@ -16,14 +16,16 @@ import pytest
 from tests.conftest import SHARED_DATA
 
 
-def run(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+def run(
+    env: dict[str, str], *args: str, stdin: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "twin.cli", *args],
         env=env,
         input=stdin,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
 
 
@@ -65,14 +67,18 @@ def test_user_add_then_login(env: dict[str, str]) -> None:
 
 @pytest.mark.usefixtures("shared_data")
 def test_demo_loads_scene_twice_without_duplicates(env: dict[str, str]) -> None:
-    first = run(env, "demo", "--no-serve")
+    first = run(env, "demo", "--no-serve", timeout=300)
     assert first.returncode == 0, first.stderr  # also: no crash at exit (one PROJ in process)
-    assert "7 layer(s) added" in first.stdout
-    second = run(env, "demo", "--no-serve")
+    assert "10 layer(s) added" in first.stdout
+    assert "sensors: 169 registered" in first.stdout
+    second = run(env, "demo", "--no-serve", timeout=300)
     assert second.returncode == 0, second.stderr
-    assert "0 layer(s) added, 7 already loaded" in second.stdout
+    assert "0 layer(s) added, 10 already loaded" in second.stdout
+    assert "sensors: 0 registered" in second.stdout
     layers = json.loads(run(env, "layers", "list", "--json").stdout)
-    assert len(layers) == 7 and all(la["status"] == "ready" for la in layers)
+    assert len(layers) == 10 and all(la["status"] == "ready" for la in layers)
+    kinds = sorted(la["kind"] for la in layers)
+    assert {"terrain", "imagery", "mesh", "pointcloud", "vector"} <= set(kinds)
     jobs = run(env, "jobs")
     assert jobs.returncode == 0 and jobs.stdout.count("succeeded") == 2
 

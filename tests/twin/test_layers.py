@@ -20,7 +20,10 @@ def demo(client: TestClient, shared_data: Path) -> list[dict]:
     assert job.status == "succeeded", job.error
     layers = client.get("/api/v1/layers").json()
     kinds = sorted(la["kind"] for la in layers)
-    assert kinds == ["pointcloud"] * 2 + ["tiles3d"] * 3 + ["vector"] * 2
+    assert (
+        kinds
+        == ["imagery", "mesh"] + ["pointcloud"] * 2 + ["terrain"] + ["tiles3d"] * 3 + ["vector"] * 2
+    )
     return layers
 
 
