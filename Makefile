@@ -18,6 +18,7 @@ serve: sysdeps-demo $(VENV)/.installed $(CESIUM)
 
 test: sysdeps-test $(VENV)/.installed $(CESIUM)
 	@if [ "$$(id -u)" = 0 ] && command -v pg_lsclusters >/dev/null; then scripts/start-postgis.sh; fi
+	@if command -v mosquitto >/dev/null; then scripts/start-mosquitto.sh; fi
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
