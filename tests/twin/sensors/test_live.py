@@ -83,3 +83,24 @@ def test_new_readings_and_alerts_are_pushed(server: str) -> None:
     assert events[0][1] == [{"sensor": RIVER["id"], "quantity": "level", "unit": "m",
                             "time": "2026-10-10T06:15:00.000Z", "value": 2.6}]  # fmt: skip
     assert events[1][1]["status"] == "open" and events[1][1]["value"] == 2.6
+
+
+def test_simulator_feeds_a_server_over_http(server: str) -> None:
+    """The path the demo's live feed takes: register over HTTP, back-fill, then live rounds."""
+    import threading
+
+    from twin.sensors.feed import HttpSender, backfill, live
+    from twin.sensors.simulator import DEFAULT_RULES, metropolis_setup
+
+    sims = [s for s in metropolis_setup() if s.kind in ("noise", "level")][:6]
+    token = _token(server, "staff")["Authorization"].removeprefix("Bearer ")
+    sender = HttpSender(server, token)
+    assert sender.register(sims, DEFAULT_RULES) == 6
+    assert sender.register(sims, DEFAULT_RULES) == 0  # idempotent
+    stored = backfill(sender, sims, days=0.25)
+    assert stored > 6 * 20
+    assert live(sender, sims, interval=0.01, stop=threading.Event(), rounds=2) > 0
+    rules = httpx.get(f"{server}/api/v1/alert-rules", headers=_token(server, "staff")).json()
+    assert len(rules) == len(DEFAULT_RULES)
+    noise = httpx.get(f"{server}/api/v1/sensors/{sims[0].id}").json()
+    assert noise["properties"]["quantities"][0]["latest"] is not None
