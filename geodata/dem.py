@@ -41,6 +41,7 @@ from geodata.crs import (
     lonlat_to_ecef,
     pipeline_transformer,
 )
+from geodata.raster import file_crs, parse_srs
 
 Bounds = tuple[float, float, float, float]
 METRES_PER_DEGREE = 6_371_008.8 * np.pi / 180.0  # mean Earth radius: a pixel's size, roughly
@@ -177,31 +178,6 @@ def _open(path: str) -> rasterio.DatasetReader:
         raise DemError(f"{path}: not a readable raster ({exc})") from exc
 
 
-def _parse_srs(srs: str | None) -> CRS | None:
-    if srs is None:
-        return None
-    try:
-        return CRS.from_user_input(srs)
-    except Exception as exc:
-        raise DemError(f"srs {srs!r} is not a CRS pyproj knows ({exc})") from exc
-
-
-def _file_crs(path: str, dataset: rasterio.DatasetReader, srs: CRS | None) -> CRS:
-    """The file's CRS, or `srs`; DemError when neither gives a complete one."""
-    if srs is not None:
-        return srs
-    hint = "give one with srs (--srs), e.g. EPSG:2154 for Lambert-93"
-    if dataset.crs is None:
-        raise DemError(f"{path}: no coordinate reference system in the file; {hint}")
-    crs = CRS.from_wkt(dataset.crs.to_wkt())
-    if crs.ellipsoid is None or "unretrievable" in crs.ellipsoid.name.lower():
-        raise DemError(
-            f"{path}: its CRS ({crs.name!r}) does not say which datum it is on, so neither its "
-            f"position nor its heights can be trusted; {hint}"
-        )
-    return crs
-
-
 def _check_heights(path: str, dataset: rasterio.DatasetReader) -> None:
     """One band of numbers with at least one valid value (scanned block by block: bounded)."""
     if dataset.count != 1:
@@ -236,14 +212,14 @@ class Dem:
     def __init__(self, files: Sequence[str | os.PathLike[str]], *, srs: str | None = None) -> None:
         if not files:
             raise DemError("no DEM file given")
-        forced = _parse_srs(srs)
+        forced = parse_srs(srs, DemError)
         self._sources: list[_Source] = []
         crss: list[CRS] = []
         try:
             for name in map(gdal_path, files):
                 dataset = _open(name)
                 self._sources.append(_Source(name, dataset))
-                crss.append(_file_crs(name, dataset, forced))
+                crss.append(file_crs(name, dataset, forced, DemError))
                 _check_heights(name, dataset)
             self.crs = crss[0]
             for source, crs in zip(self._sources[1:], crss[1:], strict=True):

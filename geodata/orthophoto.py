@@ -37,6 +37,7 @@ from rasterio.warp import calculate_default_transform, reproject
 from rasterio.windows import Window, from_bounds
 
 from geodata.crs import lonlat_bounds, transformer
+from geodata.raster import file_crs, parse_srs
 
 Bounds = tuple[float, float, float, float]
 STRETCH_PERCENTILES = (2.0, 98.0)
@@ -89,28 +90,6 @@ def _open(path: Path) -> rasterio.DatasetReader:
         raise OrthophotoError(f"{path}: not a readable raster ({exc})") from exc
 
 
-def _file_crs(path: Path, dataset: rasterio.DatasetReader, srs: CRS | None) -> CRS:
-    """The file's CRS, or `srs`; OrthophotoError when neither gives a complete one."""
-    if srs is not None:
-        return srs
-    hint = "give one with srs (--srs), e.g. EPSG:2154 for Lambert-93"
-    if dataset.crs is None:
-        raise OrthophotoError(f"{path}: no coordinate reference system in the file; {hint}")
-    crs = CRS.from_wkt(dataset.crs.to_wkt())
-    if not _datum_known(crs):
-        raise OrthophotoError(
-            f"{path}: its CRS ({crs.name!r}) does not say which datum/ellipsoid it is on, so its "
-            f"position cannot be trusted; {hint}"
-        )
-    return crs
-
-
-def _datum_known(crs: CRS) -> bool:
-    """False for GDAL's stand-in when a GeoTIFF names no ellipsoid ("unretrievable - using
-    WGS84"): the projection is known but the datum is a guess, off by up to hundreds of metres."""
-    return crs.ellipsoid is not None and "unretrievable" not in crs.ellipsoid.name.lower()
-
-
 def _band_plan(path: Path, dataset: rasterio.DatasetReader) -> BandPlan:
     """Which bands to show, or OrthophotoError for rasters that are not pictures."""
     dtypes = set(dataset.dtypes)
@@ -153,7 +132,7 @@ class Orthophoto:
     def __init__(self, files: Sequence[Path], *, srs: str | None = None) -> None:
         if not files:
             raise OrthophotoError("no orthophoto file given")
-        forced = _parse_srs(srs)
+        forced = parse_srs(srs, OrthophotoError)
         self._sources: list[_Source] = []
         try:
             for path in map(Path, files):
@@ -272,19 +251,10 @@ class Orthophoto:
         return np.concatenate([rgb, mask[None]], axis=0)
 
 
-def _parse_srs(srs: str | None) -> CRS | None:
-    if srs is None:
-        return None
-    try:
-        return CRS.from_user_input(srs)
-    except Exception as exc:
-        raise OrthophotoError(f"srs {srs!r} is not a CRS pyproj knows ({exc})") from exc
-
-
 def _load(path: Path, srs: CRS | None) -> _Source:
     dataset = _open(path)
     try:
-        crs = _file_crs(path, dataset, srs)
+        crs = file_crs(path, dataset, srs, OrthophotoError)
         plan = _band_plan(path, dataset)
         lut = _palette(dataset) if plan.kind == "palette" else None
     except BaseException:
