@@ -92,3 +92,21 @@ def test_database_down_during_requests_is_503(client: TestClient) -> None:
         db.engine.dispose()
         db.engine, db.sessions = good_engine, good_sessions
     assert client.get("/api/v1/layers").status_code == 200  # recovers when it returns
+
+
+def test_security_headers_on_pages_api_and_errors(client: TestClient) -> None:
+    for path in ("/", "/api/v1/health", "/api/v1/layers/999999", "/tiles/nothing.json"):
+        r = client.get(path)
+        csp = r.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "object-src 'none'" in csp, path
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["x-frame-options"] == "SAMEORIGIN"
+
+
+def test_tile_route_refuses_path_traversal(client: TestClient) -> None:
+    secret = client.app.state.settings.data_dir / "twin.sqlite"  # type: ignore[attr-defined]
+    for path in ("/tiles/../twin.sqlite", "/tiles/%2e%2e/twin.sqlite", "/tiles/..%2ftwin.sqlite"):
+        r = client.get(path)
+        assert r.status_code == 404, (path, r.status_code)
+        if secret.exists():
+            assert secret.read_bytes()[:16] not in r.content
