@@ -2,8 +2,11 @@
 as SSE and exports without buffering them).
 
 The Content-Security-Policy also enforces, in the browser, what the viewer promises: nothing
-is fetched from any host but this one (no CDN, no Cesium ion). CesiumJS needs `blob:` workers
-and images, and the page holds one small inline script (its configuration).
+is fetched from any host but this one (no CDN, no Cesium ion). What the combined CesiumJS build
+needs is allowed and no more: `blob:` workers and images, WebAssembly ('wasm-unsafe-eval', for
+its Draco/meshopt decoders) and 'unsafe-eval' (its widgets use Knockout, which compiles its
+bindings with `new Function`; CesiumJS's own CSP guide says so); the page holds one small inline
+script (its configuration).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 CSP = "; ".join(
     (
         "default-src 'self'",
-        "script-src 'self' 'unsafe-inline'",
+        "script-src 'self' 'unsafe-inline' 'unsafe-eval' 'wasm-unsafe-eval' blob:",
         "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data: blob:",
         "worker-src 'self' blob:",
