@@ -32,6 +32,7 @@ from twin.config import Settings
 from twin.db import Database
 from twin.jobs import JobRunner
 from twin.migrate import prepare
+from twin.security import SecurityHeaders
 from twin.sensors.live import Hub
 from twin.sensors.mqtt import MqttIngest
 from twin.sensors.watch import watch_silence
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.mqtt = None
     app.state.templates = Jinja2Templates(directory=settings.web_dir / "templates")
     errors.install(app)
+    app.add_middleware(SecurityHeaders)
     for router in (
         health.router,
         auth.router,
