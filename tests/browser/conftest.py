@@ -124,7 +124,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         cwd=root,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=400,
     )
     if demo.returncode != 0:
         pytest.fail(f"`twin demo --no-serve` failed:\n{demo.stdout}\n{demo.stderr}")

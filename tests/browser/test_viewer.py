@@ -23,7 +23,14 @@ pytestmark = pytest.mark.browser
 MARSEILLE_LAYER = "Sample: multiple contents (3D Tiles 1.1)"
 CITY_LAYER = "Sample: city blocks (3D Tiles 1.0, b3dm)"
 LIDAR_LAYER = "LiDAR HD: Montpellier urban crop (IGN)"
-KIND_LABELS = {"tiles3d": "3D Tiles", "pointcloud": "Point cloud", "vector": "Buildings"}
+KIND_LABELS = {
+    "tiles3d": "3D Tiles",
+    "pointcloud": "Point cloud",
+    "vector": "Buildings",
+    "mesh": "Mesh",
+    "terrain": "Terrain",
+    "imagery": "Imagery",
+}
 DRAPED_LABELS = {"polygon": "Areas on the ground", "line": "Lines on the ground", "point": "Points"}
 BUILDING_CLASS_RGB = (0xE4, 0x57, 0x2E)  # class 6 in "Class" mode (web/static/styles.js)
 HOME = (5.0, 43.2, 5.8, 43.7)
@@ -230,6 +237,8 @@ def test_layer_panel_lists_the_layers(viewer: Viewer) -> None:
             assert f"{layer['point_count']:,} pts" in meta, meta
         elif layer["kind"] == "vector" and layer["feature_count"]:
             assert f"{layer['feature_count']:,}" in meta, meta
+        elif layer["kind"] == "mesh":
+            assert f"{layer['triangle_count']:,} triangles" in meta, meta
         # Point clouds and buildings have a style button; the 3D Tiles samples do not.
         styled = layer["kind"] in ("pointcloud", "vector")
         assert row.locator("button.style-toggle").count() == int(styled), layer["name"]
@@ -333,11 +342,18 @@ def test_picking_a_building_shows_its_properties(viewer: Viewer, tmp_path: Path)
 
 @contextmanager
 def points_only(viewer: Viewer) -> Iterator[None]:
-    """Hide the globe (and sky) while frames are compared: what is left on the plain background
-    is what the point cloud drew, and no globe tile arriving between two frames changes it."""
+    """Hide the globe (and sky) and every layer but point clouds while frames are compared: what
+    is left on the plain background is what the point clouds drew (the demo's textured mesh of
+    the same crop would show through where points are filtered out), and no globe tile arriving
+    between two frames changes it."""
     show = """(show) => {
       const s = window.twin.viewer.scene;
       s.globe.show = s.skyAtmosphere.show = s.skyBox.show = show;
+      for (const e of window.twin.layers.values()) {
+        if (!e.tileset || ["pointcloud", "terrain", "imagery"].includes(e.layer.kind)) continue;
+        if (!show) { e.savedShow = e.tileset.show; e.tileset.show = false; }
+        else if (e.savedShow !== undefined) { e.tileset.show = e.savedShow; delete e.savedShow; }
+      }
       s.requestRender();
     }"""
     viewer.page.evaluate(show, False)

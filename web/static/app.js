@@ -12,6 +12,8 @@
  *   ready:   resolves once the layer list is in and the first tilesets have been requested
  *            (it never rejects: failures are shown in the panel and kept in `twin.error`)
  *   zoomTo(id, {duration}), home(duration): camera flights (promises); `flying` while one runs
+ *   onPick(picked, position): set by other modules (sensors.js), asked first on every click;
+ *            it answers true when the click was for it
  */
 (function () {
   "use strict";
@@ -196,7 +198,15 @@
     entry.row.classList.toggle("failed", status === "error");
   }
 
-  const KINDS = { tiles3d: "3D Tiles", pointcloud: "Point cloud", vector: "Buildings" };
+  const KINDS = {
+    tiles3d: "3D Tiles",
+    pointcloud: "Point cloud",
+    vector: "Buildings",
+    mesh: "Mesh",
+    terrain: "Terrain",
+    imagery: "Imagery",
+  };
+  const isGround = (layer) => window.TwinGround && TwinGround.kinds.has(layer.kind);
   const numberFormat = new Intl.NumberFormat("en-US");
 
   const DRAPED = { polygon: "Areas on the ground", line: "Lines on the ground", point: "Points" };
@@ -211,6 +221,9 @@
     const meta = [kindLabel(layer)];
     if (layer.point_count) meta.push(numberFormat.format(layer.point_count) + " pts");
     else if (layer.feature_count) meta.push(numberFormat.format(layer.feature_count));
+    else if (layer.triangle_count && layer.kind === "mesh") {
+      meta.push(numberFormat.format(layer.triangle_count) + " triangles");
+    }
     if (layer.version) meta.push("v" + layer.version);
     if (!drawable) meta.push(layer.status === "empty" ? "no data yet" : "not drawable here");
     return meta.join(" · ");
@@ -766,10 +779,12 @@
   async function loadTileset(entry) {
     if (entry.loading) return entry.loading;
     setStatus(entry, "loading");
-    entry.loading = Cesium.Cesium3DTileset.fromUrl(
-      entry.layer.tileset_url,
-      tilesetOptions(entry.layer),
-    )
+    // Terrain and imagery are not 3D Tiles: ground.js gives a handle with the same `show`,
+    // `boundingSphere` and `destroy()`.
+    const loading = isGround(entry.layer)
+      ? TwinGround.load(viewer, entry.layer)
+      : Cesium.Cesium3DTileset.fromUrl(entry.layer.tileset_url, tilesetOptions(entry.layer));
+    entry.loading = loading
       .then((tileset) => {
         if (layers.get(entry.layer.id) !== entry) {
           // The list was read again meanwhile: this entry is gone.
@@ -778,6 +793,15 @@
         }
         tileset.show = entry.wanted !== false;
         entry.tileset = tileset;
+        if (isGround(entry.layer)) {
+          // Showing one terrain hides the others (one ground at a time): keep boxes in step.
+          tileset.onchange = (shown) => {
+            entry.row.querySelector(":scope > input").checked = shown;
+            entry.wanted = shown;
+          };
+          setStatus(entry, "ready");
+          return tileset;
+        }
         if (entry.pc) stylePointCloud(entry, tileset);
         if (entry.vector) {
           tileset.style = S.buildingStyle(
@@ -905,7 +929,9 @@
         // A little above and back, so the layer is seen in its surroundings; small point
         // clouds and building blocks closer than the samples, to see them point by point.
         const radius = tileset.boundingSphere.radius;
-        const close = entry.layer.kind === "pointcloud" || entry.layer.kind === "vector";
+        const close = ["pointcloud", "vector", "mesh", "terrain", "imagery"].includes(
+          entry.layer.kind,
+        );
         const range = close ? Math.max(radius * 2.8, 60) : Math.max(radius * 2.6, 150);
         const heading = close ? Cesium.Math.toRadians(20) : 0;
         const pitch = Cesium.Math.toRadians(close ? -38 : -35);
@@ -1028,7 +1054,17 @@
       if (selected && selected.layerId === id) closeInfo();
       if (old.tileset) {
         byTileset.delete(old.tileset);
-        scene.primitives.remove(old.tileset); // destroys it
+        if (isGround(old.layer)) old.tileset.destroy();
+        else scene.primitives.remove(old.tileset); // destroys it
+      }
+    }
+    // One ground at a time: the newest terrain layer is the scene's ground, the others wait.
+    const terrains = [...layers.values()].filter((e) => e.layer.kind === "terrain");
+    const ground = terrains.reduce((a, b) => (b.layer.id > a.layer.id ? b : a), terrains[0]);
+    for (const entry of terrains) {
+      if (entry !== ground && entry.wanted === undefined) {
+        entry.wanted = false;
+        entry.row.querySelector(":scope > input").checked = false;
       }
     }
     const requested = [];
@@ -1254,6 +1290,12 @@
 
   async function onClick(position) {
     const picked = scene.pick(position);
+    // Another module (sensors.js) may take the click: it answers true for its own entities.
+    if (typeof twin.onPick === "function" && twin.onPick(picked, position)) {
+      pickCount++;
+      closeInfo();
+      return;
+    }
     if (picked instanceof Cesium.Cesium3DTileFeature) {
       pickCount++;
       showFeature(picked);
