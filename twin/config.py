@@ -9,7 +9,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET = "dev-insecure-secret-change-me"
+# Public, so refused in production; 32+ bytes so even development tokens use a full-size HS256 key.
+DEV_SECRET = "development-only-insecure-secret-change-me"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -67,6 +67,13 @@ def _applies(rule: AlertRule, sensor_id: str, sensor_type: str, quantity: str | 
 # --- alerts ------------------------------------------------------------------------------
 
 
+def _iso(when: datetime | None) -> str | None:
+    """The API's one time format: UTC, milliseconds, a Z."""
+    if when is None:
+        return None
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def alert_dict(alert: Alert) -> dict[str, Any]:
     return {
         "id": alert.id,
@@ -77,11 +84,11 @@ def alert_dict(alert: Alert) -> dict[str, Any]:
         "status": alert.status,
         "message": alert.message,
         "value": alert.value,
-        "observed_at": alert.observed_at.isoformat() if alert.observed_at else None,
-        "opened_at": alert.opened_at.isoformat() if alert.opened_at else None,
-        "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
+        "observed_at": _iso(alert.observed_at),
+        "opened_at": _iso(alert.opened_at),
+        "acknowledged_at": _iso(alert.acknowledged_at),
         "acknowledged_by": alert.acknowledged_by,
-        "closed_at": alert.closed_at.isoformat() if alert.closed_at else None,
+        "closed_at": _iso(alert.closed_at),
     }
 
 

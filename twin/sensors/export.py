@@ -20,7 +20,14 @@ from xml.sax.saxutils import escape
 from twin.db import Database
 from twin.errors import InputError
 from twin.sensors.models import Quantity, Sensor
-from twin.sensors.query import LOCAL_ZONE, iso, iter_chunks, raw_rows, rollup_rows
+from twin.sensors.query import (
+    LOCAL_ZONE,
+    MEAN_DIGITS,
+    iso,
+    iter_chunks,
+    raw_rows,
+    rollup_rows,
+)
 
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
@@ -64,7 +71,8 @@ class SeriesExport:
                 rows = rollup_rows(conn, q.id, self.aggregate, self.start, self.end)
                 for batch in iter_chunks(rows):
                     for s, n, total, lo, hi in batch:
-                        yield s, {"mean": total / n, "min": lo, "max": hi, "count": n}
+                        mean = round(total / n, MEAN_DIGITS)
+                        yield s, {"mean": mean, "min": lo, "max": hi, "count": n}
 
 
 def _columns(aggregate: str) -> tuple[str, ...]:

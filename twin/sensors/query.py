@@ -15,6 +15,7 @@ from twin.sensors.models import PERIODS, Observation, Quantity, Rollup
 
 LOCAL_ZONE = ZoneInfo("Europe/Paris")  # the metropolis's clock, for days and spreadsheet dates
 MAX_RAW_POINTS = 200_000  # one JSON answer; exports stream any size
+MEAN_DIGITS = 6  # a mean is a sum divided: no reading is more precise than this
 
 
 def parse_instant(value: str | None, name: str) -> int | None:
@@ -87,7 +88,7 @@ def series(
             )
         return [{"time": iso(t), "value": v} for t, v in rows]
     return [
-        {"time": iso(s), "mean": total / n, "min": lo, "max": hi, "count": n}
+        {"time": iso(s), "mean": round(total / n, MEAN_DIGITS), "min": lo, "max": hi, "count": n}
         for s, n, total, lo, hi in rollup_rows(session, quantity.id, aggregate, start, end)
     ]
 

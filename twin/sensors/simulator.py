@@ -331,7 +331,7 @@ DEFAULT_RULES = [
     {"name": "bin nearly full", "kind": "above", "sensor_type": "WasteContainer",
      "quantity": "fillingLevel", "threshold": 90},
     {"name": "river rising fast", "kind": "rate", "sensor_type": "WaterObserved",
-     "quantity": "height", "threshold": 0.01},
+     "quantity": "height", "threshold": 0.05},  # 3 m/h: a flash flood, not sensor noise
     {"name": "NO2 hourly limit", "kind": "above", "sensor_type": "AirQualityObserved",
      "quantity": "NO2", "threshold": 200},
 ]  # fmt: skip

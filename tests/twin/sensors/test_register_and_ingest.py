@@ -140,7 +140,7 @@ def test_rollups_match_the_raw_readings_whatever_the_arrival_order(
             sel = values[buckets == b]
             assert datetime.fromisoformat(p["time"]).timestamp() * 1000 == b
             assert p["count"] == len(sel)
-            assert abs(p["mean"] - sel.mean()) < 1e-9
+            assert abs(p["mean"] - sel.mean()) <= 5e-7  # means are rounded to 6 decimals
             assert p["min"] == sel.min() and p["max"] == sel.max()
     # a time range selects buckets overlapping it
     hours = client.get(
