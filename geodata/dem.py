@@ -433,3 +433,50 @@ def _upsample_kernel(coarse, k, t):  # pragma: no cover - compiled
 def _union(boxes: Sequence[Sequence[float]]) -> Bounds:
     b = np.asarray(boxes, dtype=np.float64)
     return (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max()))
+
+
+def write_merged(
+    files: Sequence[str | os.PathLike[str]], path: Path, *, srs: str | None = None
+) -> tuple[float, float]:
+    """Write the files of one zone as one compressed GeoTIFF at `path` and return its (min, max)
+    height.
+
+    This is the grid a simulation runs on, so it stays as the source is: its own CRS (or `srs`),
+    its own pixels, its heights orthometric as given (no geoid). Where files overlap the later
+    one wins, as in `Dem`. The merge works in chunks, so memory stays bounded.
+    """
+    import rasterio.crs
+    from rasterio.merge import merge
+
+    names = [gdal_path(f) for f in files]
+    forced = parse_srs(srs, DemError)
+    try:
+        with rasterio.open(names[0]) as first:
+            dtype, nodata = first.dtypes[0], first.nodata
+        if nodata is None:
+            floating = np.issubdtype(np.dtype(dtype), np.floating)
+            nodata = float("nan") if floating else float(np.iinfo(np.dtype(dtype)).min)
+        options = {
+            "driver": "GTiff",
+            "compress": "deflate",
+            "predictor": 3 if np.issubdtype(np.dtype(dtype), np.floating) else 2,
+            "tiled": True,
+            "blockxsize": 256,
+            "blockysize": 256,
+            "BIGTIFF": "IF_SAFER",
+        }
+        if forced is not None:
+            options["crs"] = rasterio.crs.CRS.from_wkt(forced.to_wkt())
+        merge(names, method="last", nodata=nodata, dst_path=path, dst_kwds=options)
+        lo, hi = np.inf, -np.inf
+        with rasterio.open(path) as merged:
+            for _, window in merged.block_windows(1):
+                block = merged.read(1, window=window, masked=True)
+                values = block.compressed()
+                values = values[np.isfinite(values)]
+                if values.size:
+                    lo, hi = min(lo, float(values.min())), max(hi, float(values.max()))
+    except (RasterioError, ValueError) as exc:
+        Path(path).unlink(missing_ok=True)
+        raise DemError(f"cannot write the merged DEM ({exc})") from exc
+    return lo, hi

@@ -23,7 +23,9 @@ from twin.api import (
     ngsi_ld,
     observations,
     pages,
+    routes,
     sensors,
+    simulations,
     stream,
     users,
 )
@@ -99,7 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sensors.router,
         observations.router,
         alerts.router,
+        simulations.router,
         stream.router,
+        routes.router,
     ):
         app.include_router(router, prefix=API)
     app.include_router(ngsi_ld.router)

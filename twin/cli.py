@@ -19,6 +19,7 @@ from twin.console import cli_errors, err, out, progress_bar
 from twin.db import Database
 from twin.errors import InputError
 from twin.migrate import prepare
+from twin.routing.cli import access_command, route_app
 from twin.sim.cli import sim_app
 
 app = typer.Typer(help="twin: a 3D digital twin server.", no_args_is_help=True)
@@ -31,6 +32,8 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(layers_app, name="layers")
 app.add_typer(sensors_app, name="sensors")
 app.add_typer(sim_app, name="sim")
+app.add_typer(route_app, name="route")
+app.command("access")(access_command)
 
 
 @contextmanager

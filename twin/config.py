@@ -35,6 +35,14 @@ class Settings(BaseSettings):
     max_upload_mb: int = 4096
     shared_data_dir: Path = REPO_ROOT.parent / "shared" / "data"
     web_dir: Path = REPO_ROOT / "web"
+    osm_file: Path | None = Field(
+        default=None,
+        description="street network for routes and accessibility (OSM .pbf/.osm/.osm.gz); "
+        "default: the Monaco extract of the shared data, when present",
+    )
+    routing_dem: str | None = Field(
+        default=None, description="DEM (path or GDAL name) for route slopes; default: beside it"
+    )
     mqtt_url: str | None = Field(
         default=None, description="mqtt://[user:password@]host[:port]; unset: MQTT ingest off"
     )

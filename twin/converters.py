@@ -95,17 +95,23 @@ def mesh(files: list[Path], out: Path, opts: Options, progress: Progress) -> Bui
 
 
 def terrain(files: list[Path], out: Path, opts: Options, progress: Progress) -> Built:
-    from geodata.dem import DemError
+    """Quantized-mesh tiles, plus the merged source DEM (`dem.tif`, heights as in the source):
+    simulations run on the DEM's own grid, which the tiles no longer hold."""
+    from geodata.dem import DemError, write_merged
     from tiles.terrain import tile_terrain
 
     try:
-        result = tile_terrain(files, out, srs=opts.srs, progress=progress)
+        result = tile_terrain(files, out, srs=opts.srs, progress=lambda f, m: progress(0.9 * f, m))
+        progress(0.9, "keeping the DEM for simulations")
+        dem_heights = write_merged(files, out / "dem.tif", srs=opts.srs)
     except DemError as exc:
         raise InputError(user_message(exc, files)) from exc
     extra = {
         "max_level": result.max_level,
         "height_range": list(result.height_range),
         "triangles": result.triangle_count,
+        "dem": "dem.tif",
+        "dem_heights": list(dem_heights),
     }
     return _common(result, files, "layer.json", extra)
 

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 HANDLERS: dict[str, str] = {
     "demo.load": "twin.demo:load_demo_scene",
     "layers.import": "twin.importer:run_import",
+    "sim.flood": "twin.sim.job:run_flood_job",
 }
 
 

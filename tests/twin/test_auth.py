@@ -46,6 +46,15 @@ ACCESS: dict[tuple[str, str], str | set[str]] = {
     ("GET", "/ngsi-ld/v1/entities/{entity_id}"): "anyone",
     ("POST", "/ngsi-ld/v1/entityOperations/upsert"): STAFF | {"device"},
     ("GET", "/ngsi-ld/v1/temporal/entities/{entity_id}"): "anyone",
+    ("GET", "/api/v1/routes/walk"): STAFF,
+    ("GET", "/api/v1/routes/profiles"): STAFF,
+    ("GET", "/api/v1/routes/bike-lanes"): STAFF,
+    ("GET", "/api/v1/access"): STAFF,
+    ("GET", "/api/v1/access/isochrone"): STAFF,
+    ("POST", "/api/v1/simulations/flood"): STAFF,
+    ("GET", "/api/v1/simulations"): STAFF,
+    ("GET", "/api/v1/simulations/{result_id}"): STAFF,
+    ("DELETE", "/api/v1/simulations/{result_id}"): STAFF,
 }
 
 
@@ -112,15 +121,19 @@ def test_disabled_user_loses_access_at_once(
 
 def _call(client: TestClient, method: str, path: str, headers: dict[str, str]) -> int:
     concrete = path.replace("{job_id}", "0" * 32).replace("{layer_id}", "999999")
-    for name in ("{sensor_id}", "{alert_id}", "{rule_id}", "{entity_id}"):
+    for name in ("{sensor_id}", "{alert_id}", "{rule_id}", "{entity_id}", "{result_id}"):
         concrete = concrete.replace(name, "999999")
     body: object = {"name": "x"} if method == "PATCH" else None
     if path == "/api/v1/stream":
         concrete += "?seconds=0.05"
+    if path == "/api/v1/routes/bike-lanes":
+        concrete += "?top=0"  # refused (422) after the role check, before building a network
     if path in ("/api/v1/observations", "/ngsi-ld/v1/entityOperations/upsert"):
         body = []
     if path in ("/api/v1/sensors", "/ngsi-ld/v1/entities") and method == "POST":
         body = {}
+    if path == "/api/v1/simulations/flood":
+        body = {"layer_id": 999999, "mode": "rain", "duration_s": 60, "rain_mm_h": 10}
     if path == "/api/v1/users" and method == "POST":
         body = {"username": "newbie", "role": "public", "password": "long-enough-pw"}
     if path == "/api/v1/layers" and method == "POST":

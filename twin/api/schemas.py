@@ -92,3 +92,51 @@ class Health(BaseModel):
     mqtt: Literal["off", "connected", "disconnected"] = Field(
         description="MQTT ingest: off (no TWIN_MQTT_URL), connected, or retrying"
     )
+
+
+class FloodIn(BaseModel):
+    """A flood scenario on a terrain layer; which fields count depends on `mode`."""
+
+    layer_id: int = Field(description="the terrain layer whose DEM the water runs on")
+    version: int | None = Field(None, description="its version number; default: the current")
+    name: str | None = Field(None, max_length=200, description="default: from the scenario")
+    mode: Literal["rain", "river", "sea", "bathtub"]
+    duration_s: float | None = Field(None, description="simulated time (all but bathtub)")
+    output_every_s: float | None = Field(None, description="a frame every so many seconds")
+    manning: float | None = Field(None, description="Manning's n, default 0.035")
+    rain_mm_h: float | None = Field(None, description="rain: intensity over the whole DEM")
+    rain_duration_s: float | None = Field(None, description="rain: stops after (default: never)")
+    lon: float | None = Field(None, description="river: inflow point; bathtub: seed (WGS84)")
+    lat: float | None = None
+    peak_m3s: float | None = Field(None, description="river: peak discharge")
+    hydrograph: Literal["triangle", "constant"] = "triangle"
+    time_to_peak_s: float | None = Field(None, description="river, triangle: default duration/4")
+    sea_level_m: float | None = Field(None, description="sea: level held on low edge cells")
+    level_m: float | None = Field(None, description="bathtub: water level (the DEM's heights)")
+
+
+class SimFrameOut(BaseModel):
+    t_s: float
+    url: str = Field(description="transparent PNG to drape on `image_bounds`")
+    raster_url: str = Field(description="the depth GeoTIFF on the DEM's grid")
+    flooded_area_m2: float
+    max_depth_m: float
+    volume_m3: float
+
+
+class SimResultOut(BaseModel):
+    id: str
+    kind: str
+    name: str
+    status: str
+    error: str | None
+    params: dict[str, Any]
+    summary: dict[str, Any] | None = Field(description="result.json once succeeded")
+    layer_id: int | None
+    user: str | None
+    job_id: str | None
+    created_at: datetime
+    files_url: str = Field(description="folder of the result's files (rasters, images)")
+    frames: list[SimFrameOut]
+    image_bounds: list[float] | None = Field(description="[west, south, east, north] degrees")
+    max_depth_url: str | None

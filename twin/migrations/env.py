@@ -3,7 +3,8 @@
 from alembic import context
 from geoalchemy2 import alembic_helpers
 
-import twin.sensors.models  # noqa: F401  (registers the sensor tables)
+import twin.sensors.models  # registers the sensor tables
+import twin.sim.models  # noqa: F401  (registers the simulation results table)
 from twin.models import Base
 
 connection = context.config.attributes["connection"]
