@@ -18,6 +18,8 @@
 (function () {
   "use strict";
 
+  const { element } = window.TwinDom;
+
   const config = window.TWIN_CONFIG || {};
   const api = config.api || "/api/v1";
   const [west, south, east, north] = config.home || [5.0, 43.2, 5.8, 43.7];
@@ -178,15 +180,6 @@
     } else {
       message.append(...text);
     }
-  }
-
-  function element(tag, props, ...children) {
-    const el = document.createElement(tag);
-    Object.assign(el, props || {});
-    for (const child of children) {
-      if (child !== null && child !== undefined) el.append(child);
-    }
-    return el;
   }
 
   function setStatus(entry, status, detail) {

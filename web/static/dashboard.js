@@ -14,6 +14,8 @@
 (function () {
   "use strict";
 
+  const { element, errorText } = window.TwinDom;
+
   const api = (window.TWIN_CONFIG && window.TWIN_CONFIG.api) || "/api/v1";
   const C = window.TwinChart;
   const $ = (id) => document.getElementById(id);
@@ -54,27 +56,9 @@
   };
   window.dashboard = state;
 
-  function element(tag, props, ...children) {
-    const el = document.createElement(tag);
-    Object.assign(el, props || {});
-    for (const child of children) {
-      if (child !== null && child !== undefined) el.append(child);
-    }
-    return el;
-  }
-
   async function getJson(url) {
     const response = await fetch(url, { headers: { Accept: "application/json" } });
-    if (!response.ok) {
-      let detail = `HTTP ${response.status}`;
-      try {
-        const body = await response.json();
-        if (typeof body.detail === "string") detail = body.detail;
-      } catch (_) {
-        /* not JSON */
-      }
-      throw new Error(detail);
-    }
+    if (!response.ok) throw new Error(await errorText(response));
     return response.json();
   }
 

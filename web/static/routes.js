@@ -20,6 +20,8 @@
 (function () {
   "use strict";
 
+  const { element, errorText } = window.TwinDom;
+
   const twin = window.twin || (window.twin = { viewer: null });
   const viewer = twin.viewer || null;
   const api = (window.TWIN_CONFIG && window.TWIN_CONFIG.api) || "/api/v1";
@@ -56,15 +58,6 @@
   };
   twin.routes = state;
 
-  function element(tag, props, ...children) {
-    const el = document.createElement(tag);
-    Object.assign(el, props || {});
-    for (const child of children) {
-      if (child !== null && child !== undefined) el.append(child);
-    }
-    return el;
-  }
-
   function headers() {
     const auth = window.TwinAuth;
     return auth ? auth.headers() : { Accept: "application/json" };
@@ -73,21 +66,6 @@
   function isStaff() {
     const auth = window.TwinAuth;
     return !!(auth && auth.user && STAFF.has(auth.user.role));
-  }
-
-  async function errorText(response) {
-    try {
-      const body = await response.json();
-      let detail = body.detail !== undefined ? body.detail : body.message;
-      if (Array.isArray(detail)) {
-        detail = detail.map((d) => (d && d.msg) || JSON.stringify(d)).join("; ");
-      }
-      if (typeof detail === "string") return detail;
-      if (detail) return JSON.stringify(detail);
-    } catch (_) {
-      /* not JSON */
-    }
-    return `HTTP ${response.status} ${response.statusText}`.trim();
   }
 
   async function get(path) {

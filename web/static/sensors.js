@@ -22,6 +22,8 @@
 (function () {
   "use strict";
 
+  const { element, errorText } = window.TwinDom;
+
   const twin = window.twin || (window.twin = { viewer: null });
   const viewer = twin.viewer || null;
   const api = (window.TWIN_CONFIG && window.TWIN_CONFIG.api) || "/api/v1";
@@ -35,27 +37,6 @@
   const NO_VALUE = "#6b7280";
   const OUTLINE = { plain: "#05080d", open: "#f87171", acknowledged: "#fbbf24", selected: "#facc15" };
   const key = (sensor, quantity) => sensor + "|" + quantity;
-
-  function element(tag, props, ...children) {
-    const el = document.createElement(tag);
-    Object.assign(el, props || {});
-    for (const child of children) {
-      if (child !== null && child !== undefined) el.append(child);
-    }
-    return el;
-  }
-
-  async function errorText(response) {
-    try {
-      const body = await response.json();
-      const detail = body.detail !== undefined ? body.detail : body.message;
-      if (typeof detail === "string") return detail;
-      if (detail) return JSON.stringify(detail);
-    } catch (_) {
-      /* not JSON */
-    }
-    return `HTTP ${response.status} ${response.statusText}`.trim();
-  }
 
   async function getJson(url) {
     const response = await fetch(url, { headers: { Accept: "application/json" } });

@@ -9,6 +9,8 @@
 (function () {
   "use strict";
 
+  const { errorText } = window.TwinDom;
+
   const api = (window.TWIN_CONFIG && window.TWIN_CONFIG.api) || "/api/v1";
   const KEY = "twin.token";
   const STAFF = new Set(["gis", "admin"]);
@@ -26,23 +28,6 @@
     },
   };
   window.TwinAuth = auth;
-
-  /** The server's {"detail": ...} as one line of text. */
-  async function errorText(response) {
-    let detail = "";
-    try {
-      const body = await response.json();
-      detail = body.detail !== undefined ? body.detail : body.message;
-      if (Array.isArray(detail)) {
-        detail = detail.map((d) => (d && d.msg) || JSON.stringify(d)).join("; ");
-      } else if (detail && typeof detail !== "string") {
-        detail = JSON.stringify(detail);
-      }
-    } catch (_) {
-      /* not JSON */
-    }
-    return detail || `HTTP ${response.status} ${response.statusText}`.trim();
-  }
 
   function reloadLayers() {
     const twin = window.twin;
