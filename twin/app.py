@@ -17,16 +17,21 @@ from twin.api import (
     alerts,
     auth,
     errors,
+    groups,
     health,
     jobs,
     layers,
+    meetings,
     ngsi_ld,
     observations,
     pages,
+    projects,
+    public,
     routes,
     sensors,
     simulations,
     stream,
+    tile_access,
     users,
 )
 from twin.catalog import sweep_orphans
@@ -34,6 +39,9 @@ from twin.config import Settings
 from twin.db import Database
 from twin.jobs import JobRunner
 from twin.migrate import prepare
+from twin.projects.live import MeetingHub
+from twin.projects.relay import MqttRelay
+from twin.ratelimit import RateLimiter
 from twin.security import SecurityHeaders
 from twin.sensors.live import Hub
 from twin.sensors.mqtt import MqttIngest
@@ -63,10 +71,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("%d unreferenced tile-store folder(s) removed", swept)
         app.state.db, app.state.runner = db, runner
         app.state.hub.bind(asyncio.get_running_loop())
+        app.state.meetings.bind(asyncio.get_running_loop())
         watcher = asyncio.create_task(
             watch_silence(db, app.state.hub, settings.sensor_check_seconds)
         )
         app.state.mqtt = _start_mqtt(settings, db, app.state.hub)
+        relay = MqttRelay(settings.mqtt_url, app.state.meetings) if settings.mqtt_url else None
+        if relay is not None:
+            relay.start()
         if not (static_dir / "cesium" / "Cesium.js").is_file():
             log.warning("CesiumJS is not built into %s: run `make web`", static_dir / "cesium")
         try:
@@ -77,6 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await watcher
             if app.state.mqtt is not None:
                 app.state.mqtt.stop()
+            if relay is not None:
+                relay.stop()
             runner.shutdown()
             db.dispose()
 
@@ -88,6 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.hub = Hub()
+    app.state.meetings = MeetingHub()
+    app.state.limiter = RateLimiter()
     app.state.mqtt = None
     app.state.templates = Jinja2Templates(directory=settings.web_dir / "templates")
     errors.install(app)
@@ -104,9 +120,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         simulations.router,
         stream.router,
         routes.router,
+        groups.router,
+        projects.router,
+        meetings.router,
+        public.router,
     ):
         app.include_router(router, prefix=API)
     app.include_router(ngsi_ld.router)
+    app.include_router(tile_access.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=static_dir, check_dir=False), name="static")
     app.mount("/tiles", TileFiles(directory=settings.tiles_dir), name="tiles")

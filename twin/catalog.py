@@ -1,5 +1,9 @@
 """The catalog of layers: registration into the tile store, visibility, rename and delete.
 
+Visibility: a layer owned by a closed user group is seen by the group's members and admins only,
+whatever its `public` flag says; to everyone else it does not exist (404, as a missing layer).
+Other layers: public ones by anyone, the rest by staff.
+
 Layer versions are immutable folders `<tiles>/<layer id>/<version key>/`. A version is built in a
 staging folder and moved into place by one rename before its row is committed, so a crash never
 leaves a half-written version visible, and a re-import never breaks a scene already open.
@@ -16,20 +20,40 @@ from typing import Any
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import box
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from tiles.tileset import Bounds, place, read_tileset, root_bounds_lonlat, write_tileset
 from twin.errors import InputError, NotFound, PermissionDenied
+from twin.groups import member_groups, sees_group
 from twin.jobs import pid_alive
-from twin.models import Layer, LayerVersion, User
+from twin.models import Group, Layer, LayerVersion, User
 
 STAFF = ("admin", "gis", "planner")
 LAYER_EDITORS = ("admin", "gis")
 
 
-def can_see(user: User | None, layer: Layer) -> bool:
+def operator() -> User:
+    """Who the CLI acts as: the person at the server's console holds every right (never stored)."""
+    return User(username="cli", role="admin", password_hash="")
+
+
+def can_see(session: Session, user: User | None, layer: Layer) -> bool:
+    if layer.group_id is not None:
+        return sees_group(session, user, layer.group_id)
     return layer.public or (user is not None and user.role in STAFF)
+
+
+def visible_layers(session: Session, user: User | None) -> ColumnElement[bool]:
+    """`can_see` as one SQL condition, so a listing costs one query for the caller's groups,
+    not one per layer."""
+    if user is not None and user.role == "admin":
+        return true()
+    open_layers = Layer.group_id.is_(None)
+    if user is None or user.role not in STAFF:
+        open_layers = and_(open_layers, Layer.public.is_(True))
+    groups = member_groups(session, user)
+    return or_(open_layers, Layer.group_id.in_(groups)) if groups else open_layers
 
 
 def parse_bbox(text: str) -> Bounds:
@@ -44,9 +68,7 @@ def parse_bbox(text: str) -> Bounds:
 
 
 def list_layers(session: Session, user: User | None, bbox: Bounds | None = None) -> list[Layer]:
-    query = select(Layer).order_by(Layer.id)
-    if user is None or user.role not in STAFF:
-        query = query.where(Layer.public.is_(True))
+    query = select(Layer).where(visible_layers(session, user)).order_by(Layer.id)
     if bbox is not None:
         envelope = func.ST_GeomFromText(box(*bbox).wkt, 4326)
         query = query.where(func.ST_Intersects(Layer.extent, envelope))
@@ -55,8 +77,41 @@ def list_layers(session: Session, user: User | None, bbox: Bounds | None = None)
 
 def get_layer(session: Session, layer_id: int, user: User | None) -> Layer:
     layer = session.get(Layer, layer_id)
-    if layer is None or not can_see(user, layer):
+    if layer is None or not can_see(session, user, layer):
         raise NotFound(f"layer {layer_id} not found")
+    return layer
+
+
+def layer_group(session: Session, layer_id: int) -> int | None:
+    """The group that owns a layer (None: an open layer), read without loading the layer: the
+    tile servers ask this for every uncached tile."""
+    found = session.execute(select(Layer.group_id).where(Layer.id == layer_id)).first()
+    if found is None:
+        raise NotFound(f"layer {layer_id} not found")
+    return found[0]
+
+
+def check_group(session: Session, user: User | None, group_id: int | None) -> None:
+    """A group `user` may put a layer in: one they belong to (admins: any). A group they do not
+    see is answered as a missing one, so group ids cannot be probed."""
+    if group_id is None:
+        return
+    if session.get(Group, group_id) is None or not sees_group(session, user, group_id):
+        raise NotFound(f"group {group_id} not found")
+
+
+def import_target(
+    session: Session, user: User | None, layer_id: int | None, group_id: int | None
+) -> Layer | None:
+    """Check where an import by `user` goes: a layer they see (its new version keeps the
+    layer's group) or a new layer, in a group they belong to."""
+    layer = get_layer(session, layer_id, user) if layer_id is not None else None
+    check_group(session, user, group_id)
+    if layer is not None and group_id is not None and group_id != layer.group_id:
+        raise InputError(
+            f"a new version stays in layer {layer.id}'s group; move the layer with "
+            f"PATCH /api/v1/layers/{layer.id}"
+        )
     return layer
 
 
@@ -82,6 +137,15 @@ def rename_layer(session: Session, layer_id: int, name: str, user: User | None) 
     name = layer_name(name)
     layer = get_layer(session, layer_id, user)
     layer.name = name
+    return layer
+
+
+def move_layer(session: Session, layer_id: int, group_id: int | None, user: User | None) -> Layer:
+    """Put a layer in a closed group (or, with None, out of any)."""
+    _require_editor(user)
+    layer = get_layer(session, layer_id, user)
+    check_group(session, user, group_id)
+    layer.group_id = group_id
     return layer
 
 
@@ -156,6 +220,7 @@ def new_layer(
     public: bool = True,
     source_crs: str | None = None,
     user_id: int | None = None,
+    group_id: int | None = None,
 ) -> Layer:
     name = layer_name(name)
     layer = Layer(
@@ -163,6 +228,7 @@ def new_layer(
         kind=kind,
         description=description,
         public=public,
+        group_id=group_id,
         source_crs=source_crs,
         created_by=user_id,
     )

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -22,12 +22,24 @@ from twin.migrate import prepare
 from twin.routing.cli import access_command, route_app
 from twin.sim.cli import sim_app
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from twin.models import User
+
 app = typer.Typer(help="twin: a 3D digital twin server.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 jobs_app = typer.Typer(help="List and cancel background jobs.")
 layers_app = typer.Typer(help="The layer catalog.", no_args_is_help=True)
 sensors_app = typer.Typer(help="Live sensors.", no_args_is_help=True)
+group_app = typer.Typer(
+    help="Closed user groups: a group's layers and projects are seen by its members only.",
+    no_args_is_help=True,
+)
+member_app = typer.Typer(help="Who belongs to a group.", no_args_is_help=True)
+group_app.add_typer(member_app, name="member")
 app.add_typer(user_app, name="user")
+app.add_typer(group_app, name="group")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(layers_app, name="layers")
 app.add_typer(sensors_app, name="sensors")
@@ -122,6 +134,13 @@ def demo(
             new, stored = load_demo_sensors(db)
             report(1.0, f"{stored} readings")
         out.print(f"sensors: {new} registered, {stored} readings back-filled")
+        from twin.projects.demo import load_demo_project
+
+        token = load_demo_project(db, settings.shared_data_dir)
+        if token:
+            out.print(
+                f"demo project's public meeting: http://{settings.host}:{settings.port}/m/{token}"
+            )
         if serve:
             start_demo_feed(settings, db)
     if serve:
@@ -148,6 +167,10 @@ def import_(
         str | None,
         typer.Option(help="Meshes in local coordinates: their origin X,Y,Z in the --srs CRS."),
     ] = None,
+    group: Annotated[
+        str | None,
+        typer.Option(help="A new layer's closed user group (name or id): its members only see it."),
+    ] = None,
 ) -> None:
     """Import files as a layer (LAS/LAZ; GeoPackage, GeoJSON, Shapefile, FlatGeobuf; OBJ, PLY,
     glTF meshes; GeoTIFF DEMs and orthophotos); prints the new layer's id."""
@@ -167,6 +190,7 @@ def import_(
         "origin": parse_origin(origin),
     }
     with database(settings) as db:
+        params["group_id"] = _group_id(db, group)
         with progress_bar("import") as report:
             job = JobRunner(db).run_inline("layers.import", params, on_progress=report)
         if job.status != "succeeded":
@@ -175,6 +199,15 @@ def import_(
     result = job.result or {}
     err.print(f"layer {result['layer_id']} version {result['version']}: {result['count']} items")
     print(result["layer_id"])
+
+
+def _group_id(db: Database, group: str | None) -> int | None:
+    from twin.groups import find_group
+
+    if group is None:
+        return None
+    with db.session() as s:
+        return find_group(s, group).id
 
 
 @user_app.command("add")
@@ -226,6 +259,90 @@ def user_token(
         if user is None or not user.active:
             raise NotFound(f"no active user {name!r}")
         print(create_token(user, settings, minutes=days * 24 * 60))
+
+
+@group_app.command("add")
+@cli_errors
+def group_add(
+    name: Annotated[str, typer.Argument(help="Group name.")],
+    description: Annotated[str, typer.Option(help="What the group is for.")] = "",
+) -> None:
+    """Create a closed user group."""
+    from twin.groups import add_group
+
+    with database(Settings()) as db, db.session() as s:
+        group = add_group(s, name, description)
+        out.print(f"group {group.name!r} created, id {group.id}")
+
+
+@group_app.command("list")
+@cli_errors
+def group_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the groups and their members."""
+    from twin.catalog import operator
+    from twin.groups import list_groups, members
+
+    with database(Settings()) as db, db.session() as s:
+        groups = [(g, members(s, g.id)) for g in list_groups(s, operator())]
+        if as_json:
+            data = [
+                {
+                    "id": g.id,
+                    "name": g.name,
+                    "description": g.description,
+                    "members": [
+                        {"id": u.id, "username": u.username, "role": u.role} for u in people
+                    ],
+                }
+                for g, people in groups
+            ]
+            sys.stdout.write(json.dumps(data, indent=2) + "\n")
+            return
+        table = Table("id", "name", "description", "members")
+        for g, people in groups:
+            table.add_row(str(g.id), g.name, g.description, ", ".join(u.username for u in people))
+    out.print(table)
+
+
+GroupArg = Annotated[str, typer.Argument(help="Group name or id.")]
+UsernameArg = Annotated[str, typer.Argument(help="Username.")]
+
+
+@member_app.command("add")
+@cli_errors
+def member_add(group: GroupArg, username: UsernameArg) -> None:
+    """Add a user to a group."""
+    from twin.groups import add_member, find_group
+
+    with database(Settings()) as db, db.session() as s:
+        found, user = find_group(s, group), _user_named(s, username)
+        add_member(s, found.id, user.id)
+        out.print(f"{user.username!r} is a member of {found.name!r}")
+
+
+@member_app.command("remove")
+@cli_errors
+def member_remove(group: GroupArg, username: UsernameArg) -> None:
+    """Remove a user from a group."""
+    from twin.groups import find_group, remove_member
+
+    with database(Settings()) as db, db.session() as s:
+        found, user = find_group(s, group), _user_named(s, username)
+        remove_member(s, found.id, user.id)
+        out.print(f"{user.username!r} is no longer a member of {found.name!r}")
+
+
+def _user_named(session: Session, username: str) -> User:
+    """A user by name, as the CLI takes it."""
+    from twin.errors import NotFound
+    from twin.models import User
+
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    return user
 
 
 @sensors_app.command("simulate")
@@ -329,19 +446,22 @@ def layers_list(
 ) -> None:
     """List the catalogued layers."""
     from twin.api.layers import layer_out
-    from twin.catalog import list_layers
-    from twin.models import User
+    from twin.catalog import list_layers, operator
+    from twin.groups import list_groups
 
     with database(Settings()) as db, db.session() as s:
-        admin = User(username="cli", role="admin", password_hash="")
-        layers = [layer_out(layer) for layer in list_layers(s, admin)]
+        layers = [layer_out(layer) for layer in list_layers(s, operator())]
+        groups = {g.id: g.name for g in list_groups(s, operator())}
     if as_json:
         sys.stdout.write(json.dumps([la.model_dump(mode="json") for la in layers], indent=2))
         sys.stdout.write("\n")
         return
-    table = Table("id", "name", "kind", "status", "version", "tileset")
+    table = Table("id", "name", "kind", "group", "status", "version", "tileset")
     for la in layers:
-        table.add_row(str(la.id), la.name, la.kind, la.status, str(la.version), la.tileset_url)
+        group = groups.get(la.group_id, "") if la.group_id is not None else ""
+        table.add_row(
+            str(la.id), la.name, la.kind, group, la.status, str(la.version), la.tileset_url
+        )
     out.print(table)
 
 

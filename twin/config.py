@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     token_minutes: int = 12 * 60
     job_workers: int = 2
     max_upload_mb: int = 4096
+    max_model_mb: int = Field(default=50, gt=0, description="proposed building models (GLB)")
+    public_writes_per_minute: int = Field(
+        default=10, gt=0, description="citizens' comments and votes per client and minute"
+    )
+    public_reads_per_minute: int = Field(
+        default=240, gt=0, description="public meeting reads per client and minute"
+    )
     shared_data_dir: Path = REPO_ROOT.parent / "shared" / "data"
     web_dir: Path = REPO_ROOT / "web"
     osm_file: Path | None = Field(
@@ -76,6 +83,11 @@ class Settings(BaseSettings):
     @property
     def uploads_dir(self) -> Path:
         return self.data_dir / "uploads"
+
+    @property
+    def projects_dir(self) -> Path:
+        """Projects' uploaded models, one folder per project."""
+        return self.data_dir / "projects"
 
     def ensure_dirs(self) -> None:
         for d in (self.data_dir, self.tiles_dir, self.uploads_dir):

@@ -14,13 +14,14 @@ from typing import Any
 
 from pyproj import CRS
 from pyproj.exceptions import CRSError
+from sqlalchemy.orm import Session
 
-from twin.catalog import new_layer, publish_version, staging_dir
+from twin.catalog import import_target, new_layer, operator, publish_version, staging_dir
 from twin.converters import CONVERTERS, Options
 from twin.db import Database
 from twin.errors import InputError, NotFound
 from twin.jobs import JobContext, ProgressHook
-from twin.models import Layer
+from twin.models import Layer, User
 
 # File endings each kind of layer is read from ("raster": terrain or imagery, by content).
 KINDS = {
@@ -122,6 +123,7 @@ def run_import(
     public: bool = True,
     cleanup: str | None = None,
     origin: list[float] | None = None,
+    group_id: int | None = None,
 ) -> dict[str, Any]:
     """Job handler: build the tiles, then catalog them as a new layer or a new version."""
     try:
@@ -134,6 +136,7 @@ def run_import(
             user_id=user_id,
             public=public,
             origin=tuple(origin) if origin else None,  # type: ignore[arg-type]
+            group_id=group_id,
         )
         out = import_files(ctx.db, Path(tiles_dir), request, ctx.progress, job_id=ctx.job_id)
     finally:
@@ -156,6 +159,7 @@ class ImportRequest:
     user_id: int | None = None
     public: bool = True
     origin: tuple[float, float, float] | None = None  # meshes in local coordinates
+    group_id: int | None = None  # a new layer's closed group; a new version keeps the layer's
 
 
 def import_files(
@@ -177,21 +181,15 @@ def import_files(
         built = CONVERTERS[kind](files, staged, options, lambda f, m: progress(0.95 * f, m))
         progress(0.97, "publishing")
         with db.session() as s:
-            if request.layer_id is not None:
-                layer = s.get(Layer, request.layer_id)
-                if layer is None:
-                    raise NotFound(f"layer {request.layer_id} not found")
-                if layer.kind != kind:
-                    raise InputError(f"layer {layer.id} holds {layer.kind} data, not {kind}")
-            else:
-                layer = new_layer(
-                    s,
-                    name=request.name or default_name(files),
-                    kind=kind,
-                    description=request.description,
-                    public=request.public,
-                    user_id=request.user_id,
-                )
+            layer = _target_layer(s, request, kind) or new_layer(
+                s,
+                name=request.name or default_name(files),
+                kind=kind,
+                description=request.description,
+                public=request.public,
+                user_id=request.user_id,
+                group_id=request.group_id,
+            )
             layer.source_crs = built.source_crs
             version = publish_version(
                 s,
@@ -209,6 +207,26 @@ def import_files(
             return {"layer_id": layer.id, "version": version.number, "count": count}
     finally:
         shutil.rmtree(staged, ignore_errors=True)
+
+
+def _target_layer(session: Session, request: ImportRequest, kind: str) -> Layer | None:
+    """The layer a new version goes to (None: a new layer), checked again at publish time for
+    the user the import acts for: rights may have changed while the files were converted."""
+    actor = _actor(session, request.user_id)
+    layer = import_target(session, actor, request.layer_id, request.group_id)
+    if layer is not None and layer.kind != kind:
+        raise InputError(f"layer {layer.id} holds {layer.kind} data, not {kind}")
+    return layer
+
+
+def _actor(session: Session, user_id: int | None) -> User:
+    """An HTTP import acts for its user; a CLI import (no user) for the operator."""
+    if user_id is None:
+        return operator()
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        raise NotFound(f"user {user_id} not found")
+    return user
 
 
 def parse_height(value: str | None) -> str | float | None:

@@ -10,6 +10,7 @@ from tests.conftest import PASSWORD, ROLE_NAMES
 
 # Minimum access per API route: "anyone", "user" (any logged-in role), or the roles allowed.
 STAFF = {"admin", "gis", "planner"}
+PLANNERS = {"admin", "planner"}
 ACCESS: dict[tuple[str, str], str | set[str]] = {
     ("GET", "/api/v1/health"): "anyone",
     ("POST", "/api/v1/auth/token"): "anyone",
@@ -55,6 +56,43 @@ ACCESS: dict[tuple[str, str], str | set[str]] = {
     ("GET", "/api/v1/simulations"): STAFF,
     ("GET", "/api/v1/simulations/{result_id}"): STAFF,
     ("DELETE", "/api/v1/simulations/{result_id}"): STAFF,
+    ("GET", "/api/v1/groups"): "user",
+    ("POST", "/api/v1/groups"): {"admin"},
+    ("PATCH", "/api/v1/groups/{group_id}"): {"admin"},
+    ("DELETE", "/api/v1/groups/{group_id}"): {"admin"},
+    ("PUT", "/api/v1/groups/{group_id}/members/{user_id}"): {"admin"},
+    ("DELETE", "/api/v1/groups/{group_id}/members/{user_id}"): {"admin"},
+    # Projects: read by whoever may see them (staff, or a closed group's members of any role);
+    # prepared and presented by planners.
+    ("GET", "/api/v1/projects"): "user",
+    ("POST", "/api/v1/projects"): PLANNERS,
+    ("GET", "/api/v1/projects/{project_id}"): "user",
+    ("PATCH", "/api/v1/projects/{project_id}"): PLANNERS,
+    ("DELETE", "/api/v1/projects/{project_id}"): PLANNERS,
+    ("POST", "/api/v1/projects/{project_id}/variants"): PLANNERS,
+    ("GET", "/api/v1/projects/{project_id}/variants/{variant_id}"): "user",
+    ("PUT", "/api/v1/projects/{project_id}/variants/{variant_id}"): PLANNERS,
+    ("DELETE", "/api/v1/projects/{project_id}/variants/{variant_id}"): PLANNERS,
+    ("GET", "/api/v1/projects/{project_id}/variants/{variant_id}/revisions"): "user",
+    ("GET", "/api/v1/projects/{project_id}/variants/{variant_id}/access"): "user",
+    ("GET", "/api/v1/projects/{project_id}/variants/{variant_id}/revisions/{revision_id}"): "user",
+    ("POST", "/api/v1/projects/{project_id}/assets"): PLANNERS,
+    ("GET", "/api/v1/projects/{project_id}/assets"): "user",
+    ("GET", "/api/v1/projects/{project_id}/assets/{asset_id}"): "user",
+    ("POST", "/api/v1/projects/{project_id}/meetings"): PLANNERS,
+    ("GET", "/api/v1/projects/{project_id}/meetings"): "user",
+    ("GET", "/api/v1/meetings/{meeting_id}"): "user",
+    ("PATCH", "/api/v1/meetings/{meeting_id}"): PLANNERS,
+    ("DELETE", "/api/v1/meetings/{meeting_id}"): PLANNERS,
+    ("POST", "/api/v1/meetings/{meeting_id}/state"): PLANNERS,
+    ("GET", "/api/v1/meetings/{meeting_id}/comments"): "user",
+    ("POST", "/api/v1/meetings/{meeting_id}/comments/{comment_id}/moderate"): PLANNERS,
+    ("GET", "/api/v1/meetings/{meeting_id}/comments/export"): "user",
+    # Citizens: the meeting link's token is the key.
+    ("GET", "/api/v1/public/meetings/{token}"): "anyone",
+    ("POST", "/api/v1/public/meetings/{token}/comments"): "anyone",
+    ("POST", "/api/v1/public/meetings/{token}/votes"): "anyone",
+    ("GET", "/api/v1/public/meetings/{token}/assets/{asset_id}"): "anyone",
 }
 
 
@@ -121,7 +159,9 @@ def test_disabled_user_loses_access_at_once(
 
 def _call(client: TestClient, method: str, path: str, headers: dict[str, str]) -> int:
     concrete = path.replace("{job_id}", "0" * 32).replace("{layer_id}", "999999")
-    for name in ("{sensor_id}", "{alert_id}", "{rule_id}", "{entity_id}", "{result_id}"):
+    for name in ("{sensor_id}", "{alert_id}", "{rule_id}", "{entity_id}", "{result_id}",
+                 "{group_id}", "{user_id}", "{project_id}", "{variant_id}", "{revision_id}",
+                 "{meeting_id}", "{comment_id}", "{asset_id}", "{token}"):  # fmt: skip
         concrete = concrete.replace(name, "999999")
     body: object = {"name": "x"} if method == "PATCH" else None
     if path == "/api/v1/stream":

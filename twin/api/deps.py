@@ -77,6 +77,8 @@ def require_roles(*roles: str) -> Callable[[User], User]:
 
 AdminUser = Annotated[User, Depends(require_roles("admin"))]
 StaffUser = Annotated[User, Depends(require_roles("admin", "gis", "planner"))]
+# Who prepares projects and runs meetings.
+PlannerUser = Annotated[User, Depends(require_roles("admin", "planner"))]
 # Who may write observations: staff, or a device account holding only that right.
 WriterUser = Annotated[User, Depends(require_roles("admin", "gis", "planner", "device"))]
 

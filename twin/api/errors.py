@@ -19,9 +19,14 @@ def _where(loc: tuple[object, ...] | list[object]) -> str:
     return ".".join(str(p) for p in loc if p != "body") or "request"
 
 
-async def twin_error(_: Request, exc: Exception) -> JSONResponse:
+async def twin_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, TwinError)
+    # Every refusal is logged with what was asked, so probing and abuse leave a trace.
+    log.info("refused %s %s: %d %s", request.method, request.url.path, exc.status_code, exc.message)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers = {"Retry-After": str(retry_after)}
     return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=headers)
 
 

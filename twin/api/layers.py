@@ -1,4 +1,5 @@
-"""The layer catalog: public layers need no login; changes need the gis or admin role."""
+"""The layer catalog: public layers need no login; changes need the gis or admin role; a closed
+group's layers exist for its members (and admins) only."""
 
 from typing import Annotated
 
@@ -7,7 +8,15 @@ from geoalchemy2.shape import to_shape
 
 from twin.api.deps import OptionalUser, RunnerDep, SessionDep, SettingsDep, require_roles
 from twin.api.schemas import JobOut, LayerOut, LayerPatch, LayerVersionOut
-from twin.catalog import delete_layer, get_layer, list_layers, parse_bbox, rename_layer
+from twin.catalog import (
+    delete_layer,
+    get_layer,
+    import_target,
+    list_layers,
+    move_layer,
+    parse_bbox,
+    rename_layer,
+)
 from twin.importer import check_srs, parse_height, parse_origin
 from twin.models import Layer, LayerVersion, User
 from twin.uploads import save_uploads
@@ -30,6 +39,7 @@ def layer_out(layer: Layer) -> LayerOut:
         kind=layer.kind,
         description=layer.description,
         public=layer.public,
+        group_id=layer.group_id,
         status="ready" if current else "empty",
         source_crs=layer.source_crs,
         extent_wgs84=extent,
@@ -79,6 +89,7 @@ def import_layer(
     ],
     settings: SettingsDep,
     runner: RunnerDep,
+    session: SessionDep,
     user: EditorUser,
     name: Annotated[str | None, Form(max_length=200)] = None,
     srs: Annotated[str | None, Form(description="source CRS, e.g. EPSG:2154")] = None,
@@ -89,9 +100,13 @@ def import_layer(
     origin: Annotated[
         str | None, Form(description="meshes in local coordinates: origin X,Y,Z in `srs`")
     ] = None,
+    group_id: Annotated[
+        int | None, Form(description="a new layer's closed user group (one you belong to)")
+    ] = None,
 ) -> JobOut:
     """Upload files and import them as a layer in the background; poll the returned job."""
     srs = check_srs(srs)
+    import_target(session, user, layer_id, group_id)  # refused now, not after the upload
     folder = str(
         save_uploads(
             [(f.filename or "", f.file) for f in files],
@@ -108,6 +123,7 @@ def import_layer(
         "height": parse_height(height),
         "origin": parse_origin(origin),
         "user_id": user.id,
+        "group_id": group_id,
         "cleanup": folder,
     }
     return JobOut.model_validate(runner.submit("layers.import", params, user_id=user.id))
@@ -120,7 +136,12 @@ def read_layer(layer_id: int, session: SessionDep, user: OptionalUser) -> LayerO
 
 @router.patch("/{layer_id}", response_model=LayerOut)
 def patch_layer(layer_id: int, body: LayerPatch, session: SessionDep, user: EditorUser) -> LayerOut:
-    return layer_out(rename_layer(session, layer_id, body.name, user))
+    layer = get_layer(session, layer_id, user)
+    if body.name is not None:
+        layer = rename_layer(session, layer_id, body.name, user)
+    if "group_id" in body.model_fields_set:
+        layer = move_layer(session, layer_id, body.group_id, user)
+    return layer_out(layer)
 
 
 @router.delete("/{layer_id}", status_code=204)

@@ -61,6 +61,10 @@ class LayerOut(BaseModel):
     kind: str
     description: str
     public: bool
+    group_id: int | None = Field(
+        description="the closed user group that owns the layer: only its members (and admins) "
+        "see it, whatever `public` says"
+    )
     status: str
     source_crs: str | None
     extent_wgs84: list[float] | None = Field(description="[west, south, east, north] degrees")
@@ -81,7 +85,10 @@ class LayerOut(BaseModel):
 
 
 class LayerPatch(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    """Only the fields sent change; `group_id: null` takes the layer out of its group."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    group_id: int | None = Field(None, description="move the layer into this closed group")
 
 
 class Health(BaseModel):

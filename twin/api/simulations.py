@@ -65,12 +65,12 @@ def run_flood(
 def read_results(
     session: SessionDep, user: StaffUser, limit: int = Query(200, ge=1, le=1000)
 ) -> list[SimResultOut]:
-    return [result_out(r, name) for r, name in list_results(session, limit)]
+    return [result_out(r, name) for r, name in list_results(session, user, limit)]
 
 
 @router.get("/{result_id}", response_model=SimResultOut)
 def read_result(result_id: str, session: SessionDep, user: StaffUser) -> SimResultOut:
-    return result_out(*get_result(session, result_id))
+    return result_out(*get_result(session, result_id, user))
 
 
 @router.delete("/{result_id}", status_code=204)

@@ -3,6 +3,7 @@
 from alembic import context
 from geoalchemy2 import alembic_helpers
 
+import twin.projects.models  # registers projects, meetings, comments
 import twin.sensors.models  # registers the sensor tables
 import twin.sim.models  # noqa: F401  (registers the simulation results table)
 from twin.models import Base

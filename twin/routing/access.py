@@ -84,7 +84,7 @@ def accessibility(network: Network, category: str, options: AccessOptions) -> Ac
     minutes = check_minutes(options.minutes)
     places = grid_places(network, options.grid_m) if options.grid_m else building_places(network)
     if options.bbox is not None:
-        places = _within(places, options.bbox)
+        places = places_within(places, options.bbox)
     times = {}
     for cat in categories:
         node_s = time_to_nearest(network, cat)
@@ -145,7 +145,7 @@ def grid_places(network: Network, size_m: float) -> Places:
     return _places(network, np.flatnonzero(keep).astype(np.int64), lonlat)
 
 
-def _within(places: Places, bbox: tuple[float, float, float, float]) -> Places:
+def places_within(places: Places, bbox: tuple[float, float, float, float]) -> Places:
     keep = shapely.intersects(places.geoms, shapely.box(*bbox))
     return Places(places.ids[keep], places.geoms[keep], places.node[keep], places.offset_s[keep])
 

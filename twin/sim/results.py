@@ -12,10 +12,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from twin.catalog import get_layer
+from twin.catalog import can_see, get_layer, visible_layers
 from twin.errors import Conflict, InputError, NotFound, PermissionDenied
 from twin.jobs import JobRunner
 from twin.models import JOB_ACTIVE, Job, Layer, LayerVersion, User
@@ -109,11 +109,16 @@ def _follow_jobs(session: Session, results: list[SimResult]) -> None:
             result.summary = {"error": job.error} if job.error else result.summary
 
 
-def list_results(session: Session, limit: int = 200) -> list[tuple[SimResult, str | None]]:
-    """Newest first, with the name of who ran each (staff share their scenarios)."""
+def list_results(
+    session: Session, user: User, limit: int = 200
+) -> list[tuple[SimResult, str | None]]:
+    """Newest first, with the name of who ran each (staff share their scenarios), except those
+    run on a closed group's terrain that `user` is not in."""
     rows = session.execute(
         select(SimResult, User.username)
         .outerjoin(User, User.id == SimResult.user_id)
+        .outerjoin(Layer, Layer.id == SimResult.layer_id)
+        .where(or_(Layer.id.is_(None), visible_layers(session, user)))
         .order_by(SimResult.created_at.desc())
         .limit(limit)
     ).all()
@@ -121,16 +126,22 @@ def list_results(session: Session, limit: int = 200) -> list[tuple[SimResult, st
     return [(r, name) for r, name in rows]
 
 
-def get_result(session: Session, result_id: str) -> tuple[SimResult, str | None]:
+def get_result(session: Session, result_id: str, user: User) -> tuple[SimResult, str | None]:
     row = session.execute(
         select(SimResult, User.username)
         .outerjoin(User, User.id == SimResult.user_id)
         .where(SimResult.id == result_id)
     ).first()
-    if row is None:
+    if row is None or not _sees_terrain(session, user, row[0].layer_id):
         raise NotFound(f"simulation {result_id} not found")
     _follow_jobs(session, [row[0]])
     return row[0], row[1]
+
+
+def _sees_terrain(session: Session, user: User, layer_id: int | None) -> bool:
+    """A result on a closed group's terrain belongs to that group too."""
+    layer = session.get(Layer, layer_id) if layer_id is not None else None
+    return layer is None or can_see(session, user, layer)
 
 
 def delete_result(
@@ -138,7 +149,7 @@ def delete_result(
 ) -> None:
     """Its owner or an admin deletes a result; a run still going is cancelled first. The row
     goes before the files, so nobody is offered a half-deleted result."""
-    result, _ = get_result(session, result_id)
+    result, _ = get_result(session, result_id, user)
     if user.role != "admin" and result.user_id != user.id:
         raise PermissionDenied("only who ran a simulation, or an admin, may delete it")
     if result.status in SIM_ACTIVE and result.job_id:

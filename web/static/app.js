@@ -776,7 +776,10 @@
     // `boundingSphere` and `destroy()`.
     const loading = isGround(entry.layer)
       ? TwinGround.load(viewer, entry.layer)
-      : Cesium.Cesium3DTileset.fromUrl(entry.layer.tileset_url, tilesetOptions(entry.layer));
+      : Cesium.Cesium3DTileset.fromUrl(
+          TwinAuth.tileResource(entry.layer, entry.layer.tileset_url),
+          tilesetOptions(entry.layer),
+        );
     entry.loading = loading
       .then((tileset) => {
         if (layers.get(entry.layer.id) !== entry) {

@@ -18,15 +18,26 @@
     return Cesium.BoundingSphere.fromRectangle3D(rectangle, Cesium.Ellipsoid.WGS84, height || 0);
   }
 
+  /** Tile URLs of a closed group's layer carry the user's token (see TwinAuth.tileResource);
+   *  pages without sign-in show open layers only. */
+  function tiles(layer, url) {
+    return window.TwinAuth ? window.TwinAuth.tileResource(layer, url) : url;
+  }
+
+  function auth(layer) {
+    return layer.group_id && window.TwinAuth ? window.TwinAuth.headers() : {};
+  }
+
   /** The folder URL of a layer version (its entry file's directory, with a trailing slash). */
   function folderOf(url) {
     return url.slice(0, url.lastIndexOf("/") + 1);
   }
 
   async function terrain(viewer, layer) {
-    const provider = await Cesium.CesiumTerrainProvider.fromUrl(folderOf(layer.tileset_url), {
-      requestVertexNormals: true,
-    });
+    const provider = await Cesium.CesiumTerrainProvider.fromUrl(
+      tiles(layer, folderOf(layer.tileset_url)),
+      { requestVertexNormals: true },
+    );
     const range = (layer.versions.find((v) => v.number === layer.version) || {}).stats || {};
     const heights = range.height_range || [0, 0];
     let shown = false;
@@ -59,12 +70,12 @@
   }
 
   async function imagery(viewer, layer) {
-    const response = await fetch(layer.tileset_url);
+    const response = await fetch(layer.tileset_url, { headers: auth(layer) });
     if (!response.ok) throw new Error(`imagery.json: HTTP ${response.status}`);
     const meta = await response.json();
     const [w, s, e, n] = meta.bounds;
     const provider = new Cesium.UrlTemplateImageryProvider({
-      url: folderOf(layer.tileset_url) + meta.url,
+      url: tiles(layer, folderOf(layer.tileset_url) + meta.url),
       tilingScheme: new Cesium.WebMercatorTilingScheme(),
       rectangle: Cesium.Rectangle.fromDegrees(w, s, e, n),
       minimumLevel: meta.min_zoom,

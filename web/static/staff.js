@@ -26,6 +26,12 @@
       if (auth.token) h.Authorization = "Bearer " + auth.token;
       return h;
     },
+    /** A closed group's tiles answer only to its members: Cesium passes a Resource's headers
+     *  on to every tile it derives from it, so the token goes with each tile request. */
+    tileResource(layer, url) {
+      if (!layer.group_id || !auth.token) return url;
+      return new Cesium.Resource({ url, headers: { Authorization: "Bearer " + auth.token } });
+    },
   };
   window.TwinAuth = auth;
 

@@ -1,0 +1,1 @@
+"""Urban projects: variants over the base scene, public meetings, citizens' comments and votes."""
