@@ -71,6 +71,9 @@ def _serve(settings: Settings, workers: int) -> None:
         port=settings.port,
         workers=workers,
         log_level=settings.log_level,
+        # Live messages are small JSON: compressing each for each socket costs more CPU than
+        # it saves bytes when a meeting has hundreds of screens.
+        ws_per_message_deflate=False,
     )
 
 

@@ -19,6 +19,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from twin.errors import DatabaseUnavailable
 
 SPATIALITE_MODULE = os.environ.get("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
+# Connections per process: requests hold at most `twin.api.deps.SESSION_LIMIT` of them, the
+# rest serve background work (MQTT ingest, the silence watcher, live sockets, jobs).
+POOL_SIZE = 10
+POOL_OVERFLOW = 10
 
 
 def _sqlite_dbapi():  # type: ignore[no-untyped-def]
@@ -63,11 +67,19 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(
             parsed.set(drivername="sqlite+pysqlite"),
             module=_sqlite_dbapi(),
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
             connect_args={"check_same_thread": False, "timeout": 30},
         )
         event.listen(engine, "connect", _on_sqlite_connect)
         return engine
-    return create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+    return create_engine(
+        parsed,
+        pool_pre_ping=True,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
+        connect_args={"connect_timeout": 5},
+    )
 
 
 class Database:

@@ -37,10 +37,20 @@ def get_session(db: Annotated[Database, Depends(get_db)]) -> Iterator[Session]:
         yield session
 
 
+# Requests holding a session at once, per process, below the pool's connections. Past it a
+# request waits without a worker thread; without it, under a crowd every worker thread could
+# block waiting for a connection while the requests holding them wait for a thread to finish
+# (a deadlock seen with 100 concurrent public readers). "function" scope commits before the
+# answer leaves, so a client that got 201 can read what it created at once.
+SESSION_LIMIT = 15
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_db)]
 RunnerDep = Annotated[JobRunner, Depends(get_runner)]
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[
+    Session, Depends(get_session, scope="function", max_concurrency=SESSION_LIMIT)
+]
 
 
 def get_optional_user(

@@ -7,12 +7,16 @@ Rate-limited per client (nothing about the client is stored); a robot filling th
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
+from sqlalchemy.orm import Session
 
 from twin.api.deps import SessionDep, SettingsDep
 from twin.api.project_schemas import (
@@ -26,8 +30,10 @@ from twin.api.project_schemas import (
 )
 from twin.api.projects import model_file, variant_out
 from twin.errors import NotFound
+from twin.models import utcnow
 from twin.projects.assets import get_asset
 from twin.projects.meetings import NOT_FOUND, add_comment, by_token, comments, tallies, vote
+from twin.projects.models import Meeting, Project
 from twin.projects.projects import area_geojson, variants_of
 
 log = logging.getLogger(__name__)
@@ -53,9 +59,48 @@ Read = Annotated[None, Depends(limited("public reads", "public_reads_per_minute"
 Write = Annotated[None, Depends(limited("comments and votes", "public_writes_per_minute"))]
 
 
+@dataclass(frozen=True)
+class _View:
+    built: float
+    meeting_id: int
+    changes: int
+    expires_at: datetime
+    body: PublicMeetingOut
+
+
+# A crowd opening the link within seconds shares one build of the page's data. Every change
+# citizens must see at once (a step, a saved variant, an approved comment, votes) is a meeting
+# message, which moves `MeetingHub.changes` and retires the view; others (a new title) show
+# within VIEW_TTL_S.
+VIEW_TTL_S = 2.0
+VIEWS_KEPT = 1_000
+_views: dict[str, _View] = {}
+
+
 @router.get("/{token}", response_model=PublicMeetingOut)
-def read_public_meeting(token: str, session: SessionDep, _: Read) -> PublicMeetingOut:
+def read_public_meeting(
+    token: str, request: Request, session: SessionDep, _: Read
+) -> PublicMeetingOut:
+    hub = request.app.state.meetings
+    view = _views.get(token)
+    if (
+        view is not None
+        and time.monotonic() - view.built < VIEW_TTL_S
+        and hub.changes(view.meeting_id) == view.changes
+        and view.expires_at > utcnow()
+    ):
+        return view.body
     meeting, project = by_token(session, token)
+    changes = hub.changes(meeting.id)
+    session.refresh(meeting)  # read after the count: a message arriving now retires the view
+    body = _build(session, meeting, project)
+    if len(_views) >= VIEWS_KEPT:
+        _views.pop(next(iter(_views)))
+    _views[token] = _View(time.monotonic(), meeting.id, changes, meeting.expires_at, body)
+    return body
+
+
+def _build(session: Session, meeting: Meeting, project: Project) -> PublicMeetingOut:
     return PublicMeetingOut(
         title=meeting.title,
         project=PublicProject(
@@ -146,7 +191,7 @@ async def live(websocket: WebSocket, token: str) -> None:
         hub.leave(meeting_id, queue)
 
 
-async def _relay(websocket: WebSocket, queue: asyncio.Queue[dict[str, Any]]) -> None:
+async def _relay(websocket: WebSocket, queue: asyncio.Queue[str]) -> None:
     """Send queued messages (and a ping when idle) until the screen goes away."""
     closed = asyncio.create_task(_until_closed(websocket))
     try:
@@ -156,7 +201,7 @@ async def _relay(websocket: WebSocket, queue: asyncio.Queue[dict[str, Any]]) -> 
                 {getter, closed}, timeout=KEEPALIVE_S, return_when=asyncio.FIRST_COMPLETED
             )
             if getter in done:
-                await websocket.send_json(getter.result())
+                await websocket.send_text(getter.result())
             else:
                 getter.cancel()
                 if not closed.done():

@@ -8,6 +8,7 @@ message carries the whole state, so the next one brings it back in step.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections import defaultdict
 from typing import Any, Protocol
@@ -16,40 +17,51 @@ QUEUE_SIZE = 256
 
 
 class Relay(Protocol):
-    def send(self, meeting_id: int, message: dict[str, Any]) -> bool: ...
+    def send(self, meeting_id: int, text: str) -> bool: ...
 
 
 class MeetingHub:
     def __init__(self) -> None:
-        self._screens: dict[int, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+        self._screens: dict[int, set[asyncio.Queue[str]]] = defaultdict(set)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.relay: Relay | None = None  # other workers' screens, through the broker
+        self._changes: dict[int, int] = defaultdict(int)
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
 
     def publish(self, meeting_id: int, message: dict[str, Any]) -> None:
-        """Send `message` to every screen of the meeting, on every worker; any thread."""
-        if self.relay is None or not self.relay.send(meeting_id, message):
-            self.deliver(meeting_id, message)
+        """Send `message` to every screen of the meeting, on every worker; any thread. It is
+        encoded once here, not once per screen."""
+        text = json.dumps(message, separators=(",", ":"))
+        if self.relay is None or not self.relay.send(meeting_id, text):
+            self.deliver(meeting_id, text)
 
-    def deliver(self, meeting_id: int, message: dict[str, Any]) -> None:
-        """Queue `message` for this worker's screens of the meeting; safe from any thread."""
+    def deliver(self, meeting_id: int, text: str) -> None:
+        """Queue an encoded message for this worker's screens of the meeting; any thread."""
+        with self._lock:
+            self._changes[meeting_id] += 1
         if self._loop is None or self._loop.is_closed():
             return
         with self._lock:
             queues = list(self._screens.get(meeting_id, ()))
         for queue in queues:
-            self._loop.call_soon_threadsafe(_offer, queue, message)
+            self._loop.call_soon_threadsafe(_offer, queue, text)
 
-    def join(self, meeting_id: int) -> asyncio.Queue[dict[str, Any]]:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
+    def changes(self, meeting_id: int) -> int:
+        """How many messages this worker has seen for the meeting: a view built from the
+        database is current as long as this has not moved."""
+        with self._lock:
+            return self._changes.get(meeting_id, 0)
+
+    def join(self, meeting_id: int) -> asyncio.Queue[str]:
+        queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
         with self._lock:
             self._screens[meeting_id].add(queue)
         return queue
 
-    def leave(self, meeting_id: int, queue: asyncio.Queue[dict[str, Any]]) -> None:
+    def leave(self, meeting_id: int, queue: asyncio.Queue[str]) -> None:
         with self._lock:
             screens = self._screens.get(meeting_id)
             if screens is not None:
@@ -62,7 +74,7 @@ class MeetingHub:
             return len(self._screens.get(meeting_id, ()))
 
 
-def _offer(queue: asyncio.Queue[dict[str, Any]], message: dict[str, Any]) -> None:
+def _offer(queue: asyncio.Queue[str], text: str) -> None:
     if queue.full():
         queue.get_nowait()
-    queue.put_nowait(message)
+    queue.put_nowait(text)

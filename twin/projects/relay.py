@@ -9,7 +9,6 @@ Without a broker, or while it is unreachable, messages go to this worker's socke
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from typing import Any
@@ -50,12 +49,11 @@ class MqttRelay:
         self._client.disconnect()
         self._client.loop_stop()
 
-    def send(self, meeting_id: int, message: dict[str, Any]) -> bool:
+    def send(self, meeting_id: int, text: str) -> bool:
         """Hand the message to the broker; False when it cannot (the caller delivers locally)."""
         if not self.connected:
             return False
-        payload = json.dumps(message, separators=(",", ":"))
-        info = self._client.publish(TOPIC.format(meeting_id), payload, qos=1)
+        info = self._client.publish(TOPIC.format(meeting_id), text, qos=1)
         return info.rc == mqtt.MQTT_ERR_SUCCESS
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
@@ -72,8 +70,8 @@ class MqttRelay:
     def _on_message(self, _c: Any, _u: Any, message: mqtt.MQTTMessage) -> None:
         try:
             meeting_id = int(message.topic.split("/")[2])
-            payload = json.loads(message.payload)
+            text = message.payload.decode()
         except (IndexError, ValueError) as exc:
             log.warning("meeting relay: ignored a message on %s (%s)", message.topic, exc)
             return
-        self.hub.deliver(meeting_id, payload)
+        self.hub.deliver(meeting_id, text)
