@@ -36,6 +36,7 @@ from twin.api import (
 )
 from twin.catalog import sweep_orphans
 from twin.config import Settings
+from twin.dask_executor import connect
 from twin.db import Database
 from twin.jobs import JobRunner
 from twin.migrate import prepare
@@ -61,7 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings.resolved_database_url)
         prepare(db)
-        runner = JobRunner(db, workers=settings.job_workers)
+        executor = connect(settings.dask_scheduler) if settings.dask_scheduler else None
+        runner = JobRunner(db, workers=settings.job_workers, executor=executor)
         orphans = runner.recover()
         if orphans:
             log.warning("%d job(s) left active by a stopped server were marked failed", orphans)

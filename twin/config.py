@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET
     token_minutes: int = 12 * 60
     job_workers: int = 2
+    dask_scheduler: str | None = Field(
+        default=None,
+        pattern=r"^([a-z]+://)?[^/\s]+:\d+$",
+        description="Dask scheduler (tcp://host:8786) whose workers run background jobs; "
+        "unset or unreachable: the local process pool",
+    )
     max_upload_mb: int = 4096
     max_model_mb: int = Field(default=50, gt=0, description="proposed building models (GLB)")
     public_writes_per_minute: int = Field(

@@ -141,7 +141,8 @@ def _run_in_worker(database_url: str, job_id: str, handler_path: str) -> str:
 
 
 class JobRunner:
-    """Queues jobs in the database and runs them on an executor (a local process pool)."""
+    """Queues jobs in the database and runs them on an executor: a local process pool, or a
+    Dask cluster's workers (`twin.dask_executor`); either way `_run_in_worker` runs the job."""
 
     def __init__(self, db: Database, workers: int = 2, executor: Executor | None = None) -> None:
         self.db = db

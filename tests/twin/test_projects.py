@@ -285,6 +285,14 @@ def test_demo_project_stands_on_the_real_building_it_replaces(
     assert high["indicators"]["floor_area_m2"] == pytest.approx(
         6 * low["indicators"]["footprint_area_m2"], rel=1e-6
     )
+    # The school stands on the replaced building's ground (BDNB altitude_s 99.5 m NGF-IGN69),
+    # made ellipsoidal as the layer's import does (EGM96 where PROJ has no RAF grid).
+    school = low["content"]["footprints"][0]
+    lon, lat = (sum(c) / len(school["polygon"]) for c in zip(*school["polygon"], strict=True))
+    _, _, h = Transformer.from_crs("EPSG:4326+5773", "EPSG:4979", always_xy=True).transform(
+        lon, lat, 99.5
+    )
+    assert school["base"] == pytest.approx(h, abs=0.05) and 140 < school["base"] < 160
     assert low["content"]["hidden"] == [
         {"layer_id": layer_id, "property": "batiment_c", "values": [REPLACED]}
     ]

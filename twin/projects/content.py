@@ -26,6 +26,9 @@ Lat = Annotated[float, Field(ge=-90, le=90)]
 LonLat = tuple[Lon, Lat]
 ItemId = Annotated[str, Field(min_length=1, max_length=40)]
 Name = Annotated[str, Field(max_length=200)]
+# Where an item's ground is, in ellipsoidal metres (as Cesium places things), when the scene has
+# no terrain there but its buildings stand at their real altitude; None: on the terrain.
+Base = Annotated[float, Field(ge=-500, le=9_000)] | None
 
 
 class Strict(BaseModel):
@@ -61,7 +64,8 @@ class Footprint(Strict):
     height: Annotated[float, Field(gt=0, le=400)]
     use: Literal[USES] = "other"  # type: ignore[valid-type]
     floors: Annotated[int, Field(ge=1, le=150)] | None = None
-    color: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] = "#d9c7a5"
+    color: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] | None = None  # None: by use
+    base: Base = None
 
     @model_validator(mode="after")
     def _valid(self) -> Footprint:
@@ -82,6 +86,7 @@ class Tree(Strict):
     lat: Lat
     height: Annotated[float, Field(gt=0, le=60)] = 8.0
     crown: Annotated[float, Field(gt=0, le=40)] = 5.0
+    base: Base = None
 
 
 class Path(Strict):
@@ -113,6 +118,7 @@ class ModelPlacement(Strict):
     height: Annotated[float, Field(ge=-100, le=1000)] = 0.0  # metres above the ground
     heading: Annotated[float, Field(ge=-360, le=360)] = 0.0
     scale: Annotated[float, Field(gt=0, le=100)] = 1.0
+    base: Base = None
 
 
 class Hidden(Strict):
@@ -158,6 +164,12 @@ class Camera(Strict):
     heading: float = 0.0
     pitch: Annotated[float, Field(ge=-90, le=90)] = -35.0
     roll: float = 0.0
+
+    @field_validator("heading", "roll")
+    @classmethod
+    def _turn(cls, angle: float) -> float:
+        """-180 <= angle < 180: a camera told to roll to 360 would spin a full turn on its way."""
+        return (angle + 180.0) % 360.0 - 180.0
 
 
 Indicator = float | int | str

@@ -17,6 +17,7 @@ import shapely
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from geodata.crs import ecef_pipeline, ecef_to_lonlat
 from twin.auth import add_user
 from twin.catalog import find_layer_by_name
 from twin.db import Database
@@ -34,18 +35,28 @@ DEMO_PLANNER = "demo-planner"
 CAMERA = {"lon": 0.71645, "lat": 45.1842, "height": 330.0, "heading": 0.0, "pitch": -35.0}
 
 
-def _footprint(shared: Path) -> list[list[float]]:
-    _, _, geometry, _ = pyogrio.raw.read(
-        shared / BUILDINGS_FILE, where=f"batiment_c = '{REPLACED}'"
+def _footprint(shared: Path) -> tuple[list[list[float]], float]:
+    """The replaced building's outline, and its ground as the buildings layer places it
+    (BDNB `altitude_s`, NGF-IGN69, made ellipsoidal by the same pipeline as the import): the
+    demo has no terrain at Périgueux, so the buildings stand at their real altitude and the
+    school must stand with them."""
+    meta, _, geometry, fields = pyogrio.raw.read(
+        shared / BUILDINGS_FILE,
+        where=f"batiment_c = '{REPLACED}'",
+        columns=["batiment_c", "altitude_s"],
     )
     polygon = shapely.from_wkb(geometry[0])
     if polygon.geom_type == "MultiPolygon":
         polygon = max(polygon.geoms, key=lambda p: p.area)
-    return [[round(x, 7), round(y, 7)] for x, y in polygon.exterior.coords[:-1]]
+    centre = polygon.centroid
+    altitude = float(fields[list(meta["fields"]).index("altitude_s")][0])
+    ecef = ecef_pipeline(meta["crs"]).to_ecef([centre.x], [centre.y], [altitude])
+    ground = float(ecef_to_lonlat(ecef)[0][2])
+    return [[round(x, 7), round(y, 7)] for x, y in polygon.exterior.coords[:-1]], round(ground, 2)
 
 
 def _variant(
-    footprint: list[list[float]], layer_id: int, storeys: int, trees: int
+    footprint: list[list[float]], ground: float, layer_id: int, storeys: int, trees: int
 ) -> VariantContent:
     lon, lat = (sum(c) / len(footprint) for c in zip(*footprint, strict=True))
     return VariantContent.model_validate(
@@ -59,6 +70,7 @@ def _variant(
                     "use": "school",
                     "floors": storeys,
                     "color": "#e8c170",
+                    "base": ground,
                 }
             ],
             "trees": [
@@ -68,6 +80,7 @@ def _variant(
                     "lat": lat - 0.00025,
                     "height": 9.0,
                     "crown": 6.0,
+                    "base": ground,
                 }
                 for i in range(trees)
             ],
@@ -99,7 +112,7 @@ def load_demo_project(db: Database, shared: Path) -> str | None:
                 meeting.expires_at = utcnow() + timedelta(days=30)
             return meeting.token
         user = _planner(session)
-        footprint = _footprint(shared)
+        footprint, ground = _footprint(shared)
         project = create_project(
             session,
             user,
@@ -111,14 +124,14 @@ def load_demo_project(db: Database, shared: Path) -> str | None:
             project,
             user,
             "Three storeys, four trees",
-            content=_variant(footprint, layer.id, 3, 4),
+            content=_variant(footprint, ground, layer.id, 3, 4),
         )
         high = create_variant(
             session,
             project,
             user,
             "Six storeys, two trees",
-            content=_variant(footprint, layer.id, 6, 2),
+            content=_variant(footprint, ground, layer.id, 6, 2),
         )
         bookmarks = [
             Bookmark(title="Three storeys", camera=CAMERA, variant_id=low.id, layers=[layer.id]),
