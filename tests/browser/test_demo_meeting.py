@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import EXISTING_SERVER, Viewer
-from tests.browser.test_projects import api, meeting_drawn, shot
+from tests.browser.test_projects import api, shot
 
 pytestmark = [
     pytest.mark.browser,
@@ -36,7 +36,16 @@ def test_demo_school_stands_with_the_buildings(
             "() => window.twinMeeting && window.twinMeeting.scene", timeout=60_000
         )
         page.evaluate("() => window.twinMeeting.ready")
-        meeting_drawn(page)
+        # The school's entities drawn and the camera still: the pick below needs no more (all
+        # 10,000 buildings' tiles would take a minute of software rendering).
+        page.wait_for_function(
+            """() => { const m = window.twinMeeting; const s = m.scene;
+              s.viewer.scene.requestRender();
+              return s.flying === 0 && !m.renderer.drawing()
+                && s.viewer.dataSourceDisplay.ready; }""",
+            polling=250,
+            timeout=60_000,
+        )
         ring = school["polygon"]
         lon = sum(p[0] for p in ring) / len(ring)
         lat = sum(p[1] for p in ring) / len(ring)

@@ -140,3 +140,34 @@ def test_read_sensors_keeps_the_latest_routing_quantities(api: TestClient) -> No
     with api.app.state.db.session() as s:  # type: ignore[attr-defined]
         readings = read_sensors(s)
     assert readings.noise.value.tolist() == [71.5] and readings.count == 1
+
+
+def test_a_variant_school_measured_on_the_network(
+    api: TestClient, auth: dict[str, dict[str, str]]
+) -> None:
+    """A project's variant with a new school: the 15-minute share with and without it, around
+    the school; where the network has no buildings (Périgueux, on the Monaco extract), a 400
+    that says which network lacks them."""
+    h = auth["planner"]
+
+    def variant_at(lon: float, lat: float, use: str = "school") -> str:
+        d = 0.0001
+        ring = [[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d]]
+        content = {"footprints": [{"id": "s", "polygon": ring, "height": 9, "use": use}]}
+        pid = api.post("/api/v1/projects", json={"name": "p"}, headers=h).json()["id"]
+        r = api.post(
+            f"/api/v1/projects/{pid}/variants", json={"name": "A", "content": content}, headers=h
+        )
+        return f"/api/v1/projects/{pid}/variants/{r.json()['id']}/access"
+
+    lon, lat = (float(v) for v in FROM.split(","))
+    r = api.get(variant_at(lon, lat), headers=auth["gis"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["new_amenities"] == 1 and body["indicator"] == "school_15min_share"
+    assert body["buildings"] > 0 and 0 <= body["share_base"] <= body["share_variant"] <= 1
+    r = api.get(variant_at(0.7164, 45.1865), headers=h)  # Périgueux, on the Monaco network
+    assert r.status_code == 200 and r.json()["share_variant"] is None
+    assert "has no buildings in this project's area" in r.json()["reason"]
+    r = api.get(variant_at(lon, lat, "office") + "?category=park", headers=h)
+    assert r.status_code == 400 and "category 'park'" in r.json()["detail"]

@@ -4,11 +4,11 @@ gets its 201."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -19,6 +19,24 @@ from twin.app import create_app
 from twin.config import Settings
 
 CROWD = 150  # > 40 worker threads and > 20 pooled connections
+
+
+def at_once(
+    calls: list[tuple[str, str, object]], headers: dict[str, str] | None = None
+) -> list[int]:
+    """Send every request at the same moment, one thread each (threads, not asyncio: the
+    browser tests leave an event loop running in the main thread), and return the statuses."""
+    start = threading.Barrier(len(calls))
+    limits = httpx.Limits(max_connections=len(calls), max_keepalive_connections=len(calls))
+    with httpx.Client(timeout=60, limits=limits, headers=headers) as client:
+
+        def send(call: tuple[str, str, object]) -> int:
+            method, url, body = call
+            start.wait()
+            return client.request(method, url, json=body).status_code
+
+        with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+            return list(pool.map(send, calls))
 
 
 @pytest.fixture
@@ -67,13 +85,7 @@ def test_a_crowd_of_readers_is_served_and_writes_are_visible_at_once(
         meeting = http.post(f"{api}/projects/{pid}/meetings", json={"title": "m"}, headers=headers)
         link = f"{api}/public/meetings/{meeting.json()['token']}"
 
-    async def crowd() -> list[int]:
-        limits = httpx.Limits(max_connections=CROWD, max_keepalive_connections=CROWD)
-        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-            answers = await asyncio.gather(*(client.get(link) for _ in range(CROWD)))
-        return [a.status_code for a in answers]
-
-    assert asyncio.run(crowd()) == [200] * CROWD
+    assert at_once([("GET", link, None)] * CROWD) == [200] * CROWD
 
 
 def test_simultaneous_saves_of_one_variant_let_exactly_one_win(
@@ -96,13 +108,9 @@ def test_simultaneous_saves_of_one_variant_let_exactly_one_win(
         vid = http.post(f"{api}/projects/{pid}/variants", json={"name": "A"}, headers=headers)
         url = f"{api}/projects/{pid}/variants/{vid.json()['id']}"
 
-    async def saves() -> list[int]:
-        async with httpx.AsyncClient(timeout=60, headers=headers) as client:
-            bodies = [{"name": f"edit {i}", "content": {}, "base_version": 1} for i in range(10)]
-            answers = await asyncio.gather(*(client.put(url, json=b) for b in bodies))
-        return sorted(a.status_code for a in answers)
-
-    assert asyncio.run(saves()) == [200] + [409] * 9
+    bodies = [{"name": f"edit {i}", "content": {}, "base_version": 1} for i in range(10)]
+    answers = at_once([("PUT", url, b) for b in bodies], headers)
+    assert sorted(answers) == [200] + [409] * 9
     with httpx.Client(timeout=60, headers=headers) as http:
         assert http.get(url).json()["version"] == 2
         history = http.get(f"{url}/revisions").json()

@@ -20,6 +20,7 @@ from tests.twin.test_cli import run
 from tests.twin.test_import import MONTPELLIER, upload, wait_job
 
 OUTSIDERS = ("other-gis", "planner", "public", None)  # None: no login at all
+SAMPLE = "tilesets/1.1_MultipleContents"
 
 
 @dataclass
@@ -82,9 +83,23 @@ def grouped(
     auth_all: dict[str, dict[str, str]],
     shared_data: Path,
 ) -> Grouped:
+    """A closed and an open layer: a real 3D Tiles sample catalogued twice (an import per
+    test and back-end would cost minutes; imports into a group are tested on their own)."""
+    from twin.catalog import register_tileset
+
     group_id = _new_group(client, "A", users["gis"])
-    layer = _import(client, auth_all["gis"], name="closed", group_id=str(group_id))
-    open_layer = _import(client, auth_all["gis"], name="open")
+    state = _state(client)
+    ids = {}
+    with state.db.session() as s:
+        for name, group in (("closed", group_id), ("open", None)):
+            layer = register_tileset(s, state.settings.tiles_dir, SHARED_DATA / SAMPLE, name=name)
+            layer.group_id = group
+            s.flush()
+            ids[name] = layer.id
+    layer, open_layer = (
+        client.get(f"/api/v1/layers/{ids[n]}", headers=auth_all["gis"]).json()
+        for n in ("closed", "open")
+    )
     return Grouped(group_id, layer, open_layer, _content_file(client, layer))
 
 
@@ -263,8 +278,11 @@ def test_import_into_a_group_needs_membership(
             data={"layer_id": str(layer_id), "group_id": str(b)},
         )
     assert r.status_code == 400 and "group" in r.json()["detail"]
-    # An admin adds a version without being a member; the new version keeps the layer's group.
-    again = _import(client, auth_all["admin"], layer_id=str(layer_id))
+    # A member imports into the group; an admin adds a version without being a member, and the
+    # new version keeps the layer's group.
+    imported = _import(client, auth_all["gis"], name="closed import", group_id=str(group_id))
+    assert imported["group_id"] == group_id and imported["kind"] == "pointcloud"
+    again = _import(client, auth_all["admin"], layer_id=str(imported["id"]))
     assert again["version"] == 2 and again["group_id"] == group_id
     assert client.get(again["tileset_url"]).status_code == 404
     assert client.get(again["tileset_url"], headers=auth_all["gis"]).status_code == 200

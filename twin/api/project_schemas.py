@@ -107,9 +107,10 @@ class VariantAccessOut(BaseModel):
     minutes: float
     buildings: int
     new_amenities: int
-    share_base: float
-    share_variant: float
+    share_base: float | None
+    share_variant: float | None
     indicator: str
+    reason: str | None = Field(None, description="why the shares are null: not measurable here")
 
 
 class AssetOut(BaseModel):

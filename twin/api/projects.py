@@ -265,17 +265,31 @@ def read_variant_access(
     `minutes` on foot of the category, today and with the variant's new buildings of that use;
     `indicator` is the key to attach it under."""
     from twin.api.routes import get_network
-    from twin.projects.access import variant_access
+    from twin.projects.access import NotMeasurable, neighbourhood, variant_access
     from twin.routing.access import AccessOptions
 
     project = get_project(session, project_id, user)
     variant = get_variant(session, project, variant_id)
-    bbox = to_shape(project.area).bounds if project.area is not None else None
     content = VariantContent.model_validate(variant.content)
-    result = variant_access(
-        get_network(settings), content, category, AccessOptions(minutes=minutes, bbox=bbox)
-    )
-    return VariantAccessOut(**asdict(result), indicator=f"{category}_{minutes:g}min_share")
+    indicator = f"{category}_{minutes:g}min_share"
+    try:
+        area = to_shape(project.area).bounds if project.area is not None else None
+        bbox = area or neighbourhood(content, minutes)
+        result = variant_access(
+            get_network(settings), content, category, AccessOptions(minutes=minutes, bbox=bbox)
+        )
+    except NotMeasurable as exc:  # not the caller's mistake: the page shows why, no number
+        return VariantAccessOut(
+            category=category,
+            minutes=minutes,
+            buildings=0,
+            new_amenities=0,
+            share_base=None,
+            share_variant=None,
+            indicator=indicator,
+            reason=exc.message,
+        )
+    return VariantAccessOut(**asdict(result), indicator=indicator)
 
 
 @router.post("/{project_id}/assets", response_model=AssetOut, status_code=201)

@@ -31,6 +31,10 @@ from twin.routing.search import Seeds, dijkstra
 USE_CATEGORY = {"school": "school", "shop": "food", "equipment": "health"}
 
 
+class NotMeasurable(InputError):
+    """The share cannot be measured here: no street network buildings around, no area."""
+
+
 @dataclass(frozen=True)
 class VariantAccess:
     category: str
@@ -53,7 +57,10 @@ def variant_access(
     if options.bbox is not None:
         places = places_within(places, options.bbox)
     if not len(places.ids):
-        raise InputError("no buildings of the street network in this area")
+        raise NotMeasurable(
+            f"the street network ({network.meta.source}) has no buildings in this project's "
+            "area: load an OpenStreetMap extract covering it (TWIN_OSM_FILE)"
+        )
     base = amenity_seeds(network, category)
     added = _new_amenities(network, content, category)
     cost = np.where(network.arcs.walk, network.arcs.walk_s, np.inf)
@@ -73,6 +80,19 @@ def variant_access(
         round(share(base), 4),
         round(share(both), 4),
     )
+
+
+def neighbourhood(content: VariantContent, minutes: float) -> tuple[float, float, float, float]:
+    """The buildings a variant's new buildings can serve, for a project without an area: those
+    within a walk of `minutes` as the crow flies around them."""
+    points = [p for f in content.footprints for p in f.polygon]
+    if not points:
+        raise NotMeasurable("the variant adds no building: give the project an area to measure")
+    reach_m = minutes * 60.0 * WALK_SPEED_MS
+    lon, lat = np.asarray(points).T
+    dlat = reach_m / 111_320.0
+    dlon = dlat / max(np.cos(np.radians(lat.mean())), 0.01)
+    return (lon.min() - dlon, lat.min() - dlat, lon.max() + dlon, lat.max() + dlat)
 
 
 def _new_amenities(network: Network, content: VariantContent, category: str) -> Seeds:
